@@ -1,0 +1,18 @@
+// Package modules is the explicit registry of the YARA modules built into
+// Vigil. A module is listed here, not registered by an init function.
+package modules
+
+import (
+	"vigil/yara/module"
+)
+
+// Builtin returns the modules compiled into Vigil, by name.
+func Builtin() map[string]*module.Module {
+	m := map[string]*module.Module{}
+	for _, mod := range []*module.Module{
+		// Modules are added here as they are written, e.g. hash.Module().
+	} {
+		m[mod.Name] = mod
+	}
+	return m
+}
