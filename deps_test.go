@@ -1,0 +1,50 @@
+package vigil_test
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// TestImportDirection fails the build when a package imports one of ours
+// that it must not: imports flow one way (see ARCHITECTURE.md).
+func TestImportDirection(t *testing.T) {
+	forbidden := map[string][]string{
+		// The parser stands alone.
+		"vigil/yara/syntax": {"vigil/"},
+		// Matching primitives know nothing of the compiler or the API.
+		"vigil/yara/internal/ahocorasick": {"vigil/"},
+		"vigil/yara/internal/re":          {"vigil/yara/internal/compiler", "vigil/yara/internal/exec", "vigil/yara/modules", "vigil/internal/"},
+		// Modules see only the module contract.
+		"vigil/yara/module": {"vigil/"},
+		// The library never depends on the command line.
+		"vigil/yara": {"vigil/internal/"},
+	}
+	for pkg, bans := range forbidden {
+		out, err := exec.Command("go", "list", "-deps", "-f", "{{.ImportPath}}", pkg).Output()
+		if err != nil {
+			// The package may not exist yet in this tree.
+			t.Logf("go list %s: %v", pkg, err)
+			continue
+		}
+		for _, dep := range strings.Fields(string(out)) {
+			if dep == pkg {
+				continue
+			}
+			for _, ban := range bans {
+				if strings.HasPrefix(dep, ban) && !allowed(pkg, dep) {
+					t.Errorf("%s depends on %s, which it must not", pkg, dep)
+				}
+			}
+		}
+	}
+}
+
+// allowed lists the exceptions to the bans above.
+func allowed(pkg, dep string) bool {
+	switch {
+	case pkg == "vigil/yara/internal/re" && dep == "vigil/yara/syntax":
+		return true // hex strings arrive as syntax.HexString
+	}
+	return false
+}
