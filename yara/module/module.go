@@ -40,7 +40,8 @@ type Field struct {
 // Func is one signature of a module function.
 //
 // Args uses yara's letters, one per argument: 'i' integer, 'f' float,
-// 's' string, 'r' regular expression. Result is KindInt, KindFloat or
+// 's' string, 'r' regular expression, 'b' boolean (passed as int64 0 or 1).
+// As in yara, an integer is not accepted where a float is declared. Result is KindInt, KindFloat or
 // KindString. Impl returns nil for an undefined result.
 type Func struct {
 	Args   string

@@ -4,13 +4,20 @@ package modules
 
 import (
 	"vigil/yara/module"
+	"vigil/yara/modules/console"
+	"vigil/yara/modules/hash"
+	"vigil/yara/modules/math"
+	"vigil/yara/modules/time"
 )
 
 // Builtin returns the modules compiled into Vigil, by name.
 func Builtin() map[string]*module.Module {
 	m := map[string]*module.Module{}
 	for _, mod := range []*module.Module{
-		// Modules are added here as they are written, e.g. hash.Module().
+		console.Module(),
+		hash.Module(),
+		math.Module(),
+		time.Module(),
 	} {
 		m[mod.Name] = mod
 	}
