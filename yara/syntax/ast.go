@@ -248,7 +248,8 @@ type (
 		Pos   Pos
 		Value []byte
 	}
-	// RegexpLit is a regular expression in a condition (right of `matches`).
+	// RegexpLit is a regular expression in a condition: right of `matches`,
+	// or an argument of a module function such as pe.exports(/x/).
 	RegexpLit struct {
 		Pos   Pos
 		Regex *Regexp
