@@ -5,6 +5,7 @@ package modules
 import (
 	"vigil/yara/module"
 	"vigil/yara/modules/console"
+	"vigil/yara/modules/elf"
 	"vigil/yara/modules/hash"
 	"vigil/yara/modules/math"
 	"vigil/yara/modules/time"
@@ -15,6 +16,7 @@ func Builtin() map[string]*module.Module {
 	m := map[string]*module.Module{}
 	for _, mod := range []*module.Module{
 		console.Module(),
+		elf.Module(),
 		hash.Module(),
 		math.Module(),
 		time.Module(),
