@@ -5,6 +5,7 @@ package modules
 import (
 	"vigil/yara/module"
 	"vigil/yara/modules/console"
+	"vigil/yara/modules/dotnet"
 	"vigil/yara/modules/elf"
 	"vigil/yara/modules/hash"
 	"vigil/yara/modules/math"
@@ -16,6 +17,7 @@ func Builtin() map[string]*module.Module {
 	m := map[string]*module.Module{}
 	for _, mod := range []*module.Module{
 		console.Module(),
+		dotnet.Module(),
 		elf.Module(),
 		hash.Module(),
 		math.Module(),
