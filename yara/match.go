@@ -1,0 +1,292 @@
+package yara
+
+import (
+	"fmt"
+	"sort"
+)
+
+// Matching limits.
+const (
+	// defaultMaxMatches is yara's per-string match limit
+	// (YR_MAX_STRING_MATCHES).
+	defaultMaxMatches = 1000000
+	// MaxMatchData is the most bytes of a match kept in Match.Data
+	// (yara's YR_MAX_MATCH_DATA).
+	MaxMatchData = 512
+	// checkEvery is how many bytes of input are processed between two
+	// cancellation checks.
+	checkEvery = 1 << 20
+)
+
+// matcher holds the per-scan matching state of a Scanner.
+type matcher struct {
+	st         *scanState
+	r          *Rules
+	fast       bool
+	maxMatches int
+	watermark  []int // per atomRef position: next start to try (regex)
+	warned     []bool
+	touched    []int // strings with matches in this scan
+	wm         []watermark
+	gen        uint32
+	// pieces holds the matches of chained hex pieces, by variant.
+	pieces       map[*variant][]matchRec
+	pieceTouched []*variant
+	heads        []int // head variants with piece matches in this scan
+	hitRules     []int // rules with a matching string in this scan
+	warnings     []string
+	err          error
+}
+
+// matchAll finds every string of the rule set in data: one pass of the
+// atom automaton, then verification of each candidate.
+func (m *matcher) matchAll(data []byte) error {
+	r := m.r
+	st := m.st
+	for _, i := range m.touched {
+		st.matches[i] = st.matches[i][:0]
+	}
+	m.touched = m.touched[:0]
+	for _, vi := range m.pieceTouched {
+		m.pieces[vi] = m.pieces[vi][:0]
+	}
+	m.pieceTouched = m.pieceTouched[:0]
+	for _, i := range m.hitRules {
+		st.ruleHit[i] = false
+	}
+	m.hitRules = m.hitRules[:0]
+	m.err = nil
+	m.warnings = m.warnings[:0]
+	if len(m.wm) != r.numRefs {
+		m.wm = make([]watermark, r.numRefs)
+	}
+	m.gen++
+	if m.gen == 0 {
+		clear(m.wm)
+		m.gen = 1
+	}
+	if r.ac != nil && r.ac.NumPatterns() > 0 {
+		// Scan in chunks so that cancellation is noticed on big inputs. Atoms
+		// are at most maxAtomLenAny bytes, so chunks overlap by that much.
+		const overlap = 64
+		for base := 0; base < len(data); base += checkEvery {
+			if err := st.ctx.Err(); err != nil {
+				return err
+			}
+			end := min(len(data), base+checkEvery+overlap)
+			r.ac.Scan(data[base:end], func(p, start int) bool {
+				abs := base + start
+				// Occurrences starting in the overlap belong to the next chunk.
+				if start >= checkEvery {
+					return true
+				}
+				m.candidates(data, p, abs)
+				return m.err == nil
+			})
+			if m.err != nil {
+				return m.err
+			}
+		}
+	}
+	for _, vi := range r.noAtom {
+		v := r.variants[vi]
+		for pos := 0; pos < len(data); pos++ {
+			if pos&(checkEvery-1) == 0 {
+				if err := st.ctx.Err(); err != nil {
+					return err
+				}
+			}
+			if m.skip(v.str) {
+				break
+			}
+			m.verifyRegex(data, vi, v, pos)
+		}
+	}
+	m.resolveChains(data)
+	for _, i := range m.touched {
+		if ms := st.matches[i]; len(ms) > 1 {
+			st.matches[i] = sortDedupe(ms)
+		}
+	}
+	return nil
+}
+
+// skip reports whether string s needs no more matches.
+func (m *matcher) skip(s int) bool {
+	n := len(m.st.matches[s])
+	if n == 0 {
+		return false
+	}
+	if m.fast && m.r.strings[s].singleMatch {
+		return true
+	}
+	if n >= m.maxMatches {
+		m.limitReached(s)
+		return true
+	}
+	return false
+}
+
+func (m *matcher) limitReached(s int) {
+	if m.warned[s] {
+		return
+	}
+	m.warned[s] = true
+	sd := m.r.strings[s]
+	m.warnings = append(m.warnings, fmt.Sprintf("rule %q: too many matches for %s, results for this rule may be incorrect",
+		m.r.rules[sd.rule].info.Name, sd.id))
+}
+
+// candidates verifies every pattern an atom occurrence may belong to.
+func (m *matcher) candidates(data []byte, p, pos int) {
+	for _, ref := range m.r.atomIndex[p] {
+		v := m.r.variants[ref.v]
+		if m.skip(v.str) {
+			continue
+		}
+		if v.prog == nil {
+			start := pos - ref.minOff
+			if start < 0 || start+len(v.lit) > len(data) {
+				continue
+			}
+			if !equalLit(data[start:start+len(v.lit)], v.lit, v.nocase) {
+				continue
+			}
+			if v.fullword && !fullwordOK(data, start, len(v.lit), v.wide) {
+				continue
+			}
+			m.add(v, start, len(v.lit))
+			continue
+		}
+		lo := max(0, pos-ref.maxOff)
+		hi := pos - ref.minOff
+		if ref.id >= 0 {
+			// Occurrences of one atom come in increasing order: starts
+			// before the watermark were already tried for this atom.
+			w := &m.wm[ref.id]
+			if w.gen == m.gen && w.next > lo {
+				lo = w.next
+			}
+			w.gen, w.next = m.gen, hi+1
+		}
+		for s := lo; s <= hi && s < len(data); s++ {
+			m.verifyRegex(data, ref.v, v, s)
+		}
+	}
+}
+
+func (m *matcher) verifyRegex(data []byte, vi int, v *variant, start int) {
+	n := v.prog.MatchAt(data, start)
+	if n <= 0 {
+		return
+	}
+	if v.fullword && !fullwordOK(data, start, n, v.wide) {
+		return
+	}
+	m.add(v, start, n)
+}
+
+func (m *matcher) add(v *variant, start, n int) {
+	if v.piece || v.chain != nil {
+		m.addPiece(v, start, n)
+		return
+	}
+	m.addResult(v, start, n)
+}
+
+// addResult records a match of a string.
+func (m *matcher) addResult(v *variant, start, n int) {
+	s := v.str
+	if sd := m.r.strings[s]; sd.hasFixed && int64(start) != sd.fixedOff {
+		return
+	}
+	ms := m.st.matches[s]
+	// Overlapping atoms of one pattern find the same match again.
+	for i := len(ms) - 1; i >= 0 && i >= len(ms)-4; i-- {
+		if ms[i].off == int64(start) && ms[i].order == int32(v.order) {
+			return
+		}
+	}
+	if len(ms) >= m.maxMatches {
+		m.limitReached(s)
+		return
+	}
+	if len(ms) == 0 {
+		m.touched = append(m.touched, s)
+		if ri := m.r.strings[s].rule; !m.st.ruleHit[ri] {
+			m.st.ruleHit[ri] = true
+			m.hitRules = append(m.hitRules, ri)
+		}
+	}
+	m.st.matches[s] = append(ms, matchRec{off: int64(start), length: int32(n), order: int32(v.order), xorKey: int32(v.xorKey)})
+}
+
+func equalLit(d, lit []byte, nocase bool) bool {
+	if !nocase {
+		return string(d) == string(lit)
+	}
+	for i := range lit {
+		if lower(d[i]) != lower(lit[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// fullwordOK applies yara's fullword test: the match must not be preceded
+// or followed by an alphanumeric byte (for wide strings: an alphanumeric
+// byte followed by a zero byte).
+func fullwordOK(data []byte, start, n int, wide bool) bool {
+	end := start + n
+	if wide {
+		if start >= 2 && data[start-1] == 0 && isAlnum(data[start-2]) {
+			return false
+		}
+		if end+1 < len(data) && isAlnum(data[end]) && data[end+1] == 0 {
+			return false
+		}
+		return true
+	}
+	if start >= 1 && isAlnum(data[start-1]) {
+		return false
+	}
+	if end < len(data) && isAlnum(data[end]) {
+		return false
+	}
+	return true
+}
+
+// sortDedupe sorts matches by offset and keeps, for each offset, the match
+// of the variant with the highest priority (lowest order).
+func sortDedupe(ms []matchRec) []matchRec {
+	sorted := true
+	for i := 1; i < len(ms); i++ {
+		if ms[i].off < ms[i-1].off || (ms[i].off == ms[i-1].off) {
+			sorted = false
+			break
+		}
+	}
+	if sorted {
+		return ms
+	}
+	sort.Slice(ms, func(i, j int) bool {
+		if ms[i].off != ms[j].off {
+			return ms[i].off < ms[j].off
+		}
+		return ms[i].order < ms[j].order
+	})
+	out := ms[:1]
+	for _, x := range ms[1:] {
+		if x.off != out[len(out)-1].off {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// watermark is the next start worth trying for one atom of a regex, valid
+// when gen is the current scan's.
+type watermark struct {
+	gen  uint32
+	next int
+}

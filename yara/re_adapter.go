@@ -1,0 +1,141 @@
+package yara
+
+import (
+	"vigil/yara/internal/re"
+	"vigil/yara/syntax"
+)
+
+// matchProg is a compiled regular expression or hex string as the matcher
+// uses it.
+type matchProg interface {
+	// MatchAt returns the length of the match anchored at start, or -1.
+	MatchAt(data []byte, start int) int
+	// Find reports whether the pattern matches anywhere in data.
+	Find(data []byte) bool
+	// Atoms returns the atoms of the pattern; nil means none.
+	Atoms() []atom
+}
+
+// chainThreshold is the largest jump kept inside one hex pattern; at
+// larger (or unbounded) top-level jumps the string is split into pieces
+// matched separately and chained (yara's STRING_CHAINING_THRESHOLD).
+const chainThreshold = 200
+
+// hexVariants compiles a hex string. A string with long jumps becomes a
+// head variant followed by its piece variants (see variant.chain).
+func hexVariants(h *syntax.HexString) ([]*variant, error) {
+	var pieces [][]syntax.HexToken
+	var gaps []chainLink
+	start := 0
+	for i, tk := range h.Tokens {
+		j, ok := tk.(*syntax.HexJump)
+		if !ok || (j.Max >= 0 && j.Max <= chainThreshold) || i == start || i == len(h.Tokens)-1 {
+			continue
+		}
+		pieces = append(pieces, h.Tokens[start:i])
+		gaps = append(gaps, chainLink{min: j.Min, max: j.Max})
+		start = i + 1
+	}
+	pieces = append(pieces, h.Tokens[start:])
+	var out []*variant
+	for i, toks := range pieces {
+		n, err := re.FromHex(&syntax.HexString{Pos: h.Pos, Tokens: toks})
+		if err != nil {
+			return nil, err
+		}
+		p, err := compileNode(n, false, false)
+		if err != nil {
+			return nil, err
+		}
+		v := &variant{prog: p}
+		if i > 0 {
+			v.piece = true
+		}
+		out = append(out, v)
+	}
+	if len(pieces) > 1 {
+		for i := range gaps {
+			gaps[i].rel = i + 1
+		}
+		out[0].chain = gaps
+	}
+	return out, nil
+}
+
+// regexVariants compiles a regex string once per ascii/wide form.
+func regexVariants(r *syntax.Regexp, m syntax.Modifiers) ([]*variant, error) {
+	n, err := re.Parse(r.Source, re.Flags{Nocase: r.Nocase || m.Nocase, Dotall: r.Dotall})
+	if err != nil {
+		return nil, err
+	}
+	var out []*variant
+	if m.ASCII || !m.Wide {
+		p, err := compileNode(n, r.Nocase || m.Nocase, false)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, &variant{prog: p})
+	}
+	if m.Wide {
+		p, err := compileNode(n, r.Nocase || m.Nocase, true)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, &variant{prog: p, wide: true})
+	}
+	return out, nil
+}
+
+// compileRegexp compiles the right operand of `matches`.
+func compileRegexp(r *syntax.Regexp) (matchProg, error) {
+	n, err := re.Parse(r.Source, re.Flags{Nocase: r.Nocase, Dotall: r.Dotall})
+	if err != nil {
+		return nil, err
+	}
+	return compileNode(n, r.Nocase, false)
+}
+
+// progRegexp adapts a matchProg to module.Regexp.
+type progRegexp struct{ p matchProg }
+
+func (r progRegexp) Match(s []byte) bool { return r.p.Find(s) }
+
+// literalPattern reports whether a hex or regex string is, to yara, a
+// literal: a hex string of plain bytes, or a regex made only of ordinary
+// characters and single-byte escapes (no class, group, alternation,
+// quantifier or anchor). yara turns those into literal strings, which
+// matters for the fixed-offset optimisation (see fixedUse).
+func literalPattern(s *syntax.StringDef) bool {
+	switch s.Kind {
+	case syntax.HexPattern:
+		for _, t := range s.Hex.Tokens {
+			b, ok := t.(*syntax.HexByte)
+			if !ok || b.Mask != 0xFF || b.Not {
+				return false
+			}
+		}
+		return true
+	case syntax.RegexString:
+		src := s.Regex.Source
+		for i := 0; i < len(src); i++ {
+			switch src[i] {
+			case '[', ']', '(', ')', '|', '*', '+', '?', '{', '}', '.', '^', '$':
+				return false
+			case '\\':
+				i++
+				if i >= len(src) {
+					return false
+				}
+				switch src[i] {
+				case 'w', 'W', 's', 'S', 'd', 'D', 'b', 'B':
+					return false
+				case 'x':
+					i += 2
+				}
+			}
+		}
+		return true
+	}
+	// Text strings, except base64 ones (yara searches those as regexes).
+	return !s.Modifiers.Base64 && !s.Modifiers.Base64Wide
+}

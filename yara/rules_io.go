@@ -1,0 +1,131 @@
+package yara
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// The saved form of a rule set is a magic line, a format version and a JSON
+// document with the canonical inputs of the compilation: the sources in the
+// order they were added (with their names and namespaces), the contents of
+// every included file, and the external variables with their defaults.
+// Load compiles them again; it never reads the file system.
+
+const (
+	saveMagic   = "VIGIL-YARA-RULES\n"
+	saveVersion = 1
+	// maxLoadSize bounds what Load reads.
+	maxLoadSize = 1 << 30
+)
+
+// ErrFormat is returned (wrapped) by Load for data that is not a saved rule
+// set of a supported version.
+var ErrFormat = errors.New("yara: not a saved rule set")
+
+type savedRules struct {
+	Version   int               `json:"version"`
+	Sources   []savedSource     `json:"sources"`
+	Included  map[string][]byte `json:"included,omitempty"`
+	Externals []savedExternal   `json:"externals,omitempty"`
+}
+
+type savedExternal struct {
+	Name  string  `json:"name"`
+	Kind  string  `json:"kind"`
+	Int   int64   `json:"int,omitempty"`
+	Float float64 `json:"float,omitempty"`
+	Str   string  `json:"str,omitempty"`
+}
+
+// Save writes the rule set in Vigil's versioned format. The format stores
+// the canonical sources, namespaces, included files and external variables
+// and Load recompiles them: a saved rule set is portable between Vigil
+// versions that can compile its sources.
+func (r *Rules) Save(w io.Writer) error {
+	sr := savedRules{Version: saveVersion, Sources: r.sources, Included: r.included}
+	for _, e := range r.externals {
+		se := savedExternal{Name: e.name}
+		switch e.val.k {
+		case kBool:
+			se.Kind, se.Int = "bool", e.val.i
+		case kInt:
+			se.Kind, se.Int = "int", e.val.i
+		case kFloat:
+			se.Kind, se.Float = "float", e.val.f
+		case kString:
+			se.Kind, se.Str = "string", e.val.s
+		}
+		sr.Externals = append(sr.Externals, se)
+	}
+	bw := bufio.NewWriter(w)
+	if _, err := bw.WriteString(saveMagic); err != nil {
+		return err
+	}
+	if err := json.NewEncoder(bw).Encode(&sr); err != nil {
+		return err
+	}
+	return bw.Flush()
+}
+
+// Load reads a rule set written by Save and compiles it again.
+func Load(rd io.Reader) (*Rules, error) {
+	data, err := io.ReadAll(io.LimitReader(rd, maxLoadSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > maxLoadSize {
+		return nil, fmt.Errorf("%w: larger than %d bytes", ErrFormat, maxLoadSize)
+	}
+	if len(data) < len(saveMagic) || string(data[:len(saveMagic)]) != saveMagic {
+		return nil, fmt.Errorf("%w: bad magic", ErrFormat)
+	}
+	var sr savedRules
+	if err := json.Unmarshal(data[len(saveMagic):], &sr); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrFormat, err)
+	}
+	if sr.Version != saveVersion {
+		return nil, fmt.Errorf("%w: unsupported version %d", ErrFormat, sr.Version)
+	}
+	c := NewCompiler()
+	c.readInclude = func(path string) ([]byte, error) {
+		if b, ok := sr.Included[path]; ok {
+			return b, nil
+		}
+		return nil, fmt.Errorf("%s: not in the saved rule set", path)
+	}
+	for _, e := range sr.Externals {
+		var v any
+		switch e.Kind {
+		case "bool":
+			v = e.Int != 0
+		case "int":
+			v = e.Int
+		case "float":
+			v = e.Float
+		case "string":
+			v = e.Str
+		default:
+			return nil, fmt.Errorf("%w: external %q of unknown kind %q", ErrFormat, e.Name, e.Kind)
+		}
+		if err := c.DefineVariable(e.Name, v); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrFormat, err)
+		}
+	}
+	for _, s := range sr.Sources {
+		c.sources = append(c.sources, s)
+		c.recording = false
+		err := c.add(s.Name, s.Src, s.Namespace, s.File)
+		c.recording = true
+		if err != nil {
+			return nil, err
+		}
+	}
+	c.included = sr.Included
+	if c.included == nil {
+		c.included = map[string][]byte{}
+	}
+	return c.Rules()
+}

@@ -1,0 +1,225 @@
+package yara
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"vigil/yara/module"
+)
+
+// maxReaderSize bounds what ScanReader reads into memory.
+const maxReaderSize = 1 << 32
+
+// Scanner scans data with a rule set. It is for one goroutine at a time and
+// may be reused for many scans; it keeps its buffers between scans.
+type Scanner struct {
+	rules *Rules
+	opts  ScanOptions
+	ext   []value
+	st    scanState
+	m     matcher
+}
+
+// NewScanner returns a scanner for the rules with the external variables
+// at their compile-time values.
+func (r *Rules) NewScanner() *Scanner {
+	s := &Scanner{rules: r}
+	s.ext = make([]value, len(r.externals))
+	for i, e := range r.externals {
+		s.ext[i] = e.val
+	}
+	st := &s.st
+	st.rules = r
+	st.matches = make([][]matchRec, len(r.strings))
+	st.capped = make([]bool, len(r.strings))
+	st.ruleRes = make([]bool, len(r.rules))
+	st.ruleHit = make([]bool, len(r.rules))
+	st.vars = make([]value, r.maxSlots+1)
+	st.modData = make([]*module.Struct, len(r.modules))
+	st.modLoaded = make([]bool, len(r.modules))
+	s.m = matcher{st: st, r: r, warned: make([]bool, len(r.strings))}
+	return s
+}
+
+// SetVariable changes the value of an external variable for the following
+// scans. The value must have the type the variable was defined with
+// (integers and floats convert to each other's kind only as defined).
+func (s *Scanner) SetVariable(name string, v any) error {
+	i, ok := s.rules.extIndex[name]
+	if !ok {
+		return fmt.Errorf("undefined external variable %q", name)
+	}
+	nv, err := externalValue(v)
+	if err != nil {
+		return fmt.Errorf("external variable %q: %w", name, err)
+	}
+	want := s.rules.externals[i].val.k
+	if nv.k != want {
+		if want == kFloat && nv.k == kInt {
+			nv = value{k: kFloat, f: float64(nv.i)}
+		} else {
+			return fmt.Errorf("external variable %q: wrong type %T", name, v)
+		}
+	}
+	s.ext[i] = nv
+	return nil
+}
+
+// SetOptions sets the options of the following scans.
+func (s *Scanner) SetOptions(o ScanOptions) { s.opts = o }
+
+// ScanFile reads the file at path and scans it.
+func (s *Scanner) ScanFile(ctx context.Context, path string) (*Result, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return s.ScanBytes(ctx, data)
+}
+
+// ScanReader reads r to the end (at most 4 GiB) and scans what it read.
+func (s *Scanner) ScanReader(ctx context.Context, r io.Reader) (*Result, error) {
+	data, err := io.ReadAll(io.LimitReader(r, maxReaderSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > maxReaderSize {
+		return nil, fmt.Errorf("input larger than %d bytes", int64(maxReaderSize))
+	}
+	return s.ScanBytes(ctx, data)
+}
+
+// ScanBytes scans data. The error is non-nil only when the scan could not
+// complete (cancellation, timeout); it wraps ErrTimeout or ctx.Err().
+func (s *Scanner) ScanBytes(ctx context.Context, data []byte) (*Result, error) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	var cancel context.CancelFunc
+	if s.opts.Timeout > 0 {
+		ctx, cancel = context.WithTimeoutCause(ctx, s.opts.Timeout, ErrTimeout)
+		defer cancel()
+	}
+	st := &s.st
+	st.data = data
+	st.ctx = ctx
+	st.err = nil
+	st.ticks = 0
+	st.ext = s.ext
+	st.console = nil
+	for i := range st.modLoaded {
+		st.modLoaded[i] = false
+		st.modData[i] = nil
+	}
+	st.mctx = module.Context{Ctx: ctx, Data: data, Cache: map[any]any{}}
+	st.mctx.Log = func(msg string) { st.console = append(st.console, msg) }
+
+	m := &s.m
+	m.fast = s.opts.FastMode
+	m.maxMatches = s.opts.MaxMatchesPerString
+	if m.maxMatches <= 0 {
+		m.maxMatches = defaultMaxMatches
+	}
+	clear(m.warned)
+	if err := m.matchAll(data); err != nil {
+		return nil, scanErr(ctx, err)
+	}
+	res := &Result{}
+	if len(m.warnings) > 0 {
+		res.Warnings = append(res.Warnings, m.warnings...)
+	}
+	if err := s.evaluate(res); err != nil {
+		return nil, scanErr(ctx, err)
+	}
+	res.Console = st.console
+	st.data = nil
+	st.mctx.Data = nil
+	return res, nil
+}
+
+func scanErr(ctx context.Context, err error) error {
+	if errors.Is(context.Cause(ctx), ErrTimeout) {
+		return fmt.Errorf("%w", ErrTimeout)
+	}
+	return fmt.Errorf("scan aborted: %w", err)
+}
+
+// evaluate runs every rule condition in order and fills res.
+func (s *Scanner) evaluate(res *Result) error {
+	r := s.rules
+	st := &s.st
+	if len(st.nsFailed) != len(r.namespaces) {
+		st.nsFailed = make([]bool, len(r.namespaces))
+	}
+	nsFailed := st.nsFailed
+	clear(nsFailed)
+	clear(st.ruleRes) // a rule referring to itself sees false
+	for i, ru := range r.rules {
+		if ru.needsMatch && !st.ruleHit[i] {
+			// The condition is false when none of the rule's strings matched.
+			if ru.global {
+				nsFailed[ru.ns] = true
+			}
+			continue
+		}
+		v, ok := ru.cond(st)
+		if st.err != nil {
+			return st.err
+		}
+		st.ruleRes[i] = ok && v != 0
+		if ru.global && !st.ruleRes[i] {
+			nsFailed[ru.ns] = true
+		}
+	}
+	for i, ru := range r.rules {
+		if ru.private {
+			continue
+		}
+		matched := st.ruleRes[i] && !nsFailed[ru.ns]
+		if matched {
+			res.Matching = append(res.Matching, s.matchRule(ru))
+		} else if s.opts.CollectNotMatching {
+			res.NotMatching = append(res.NotMatching, MatchRule{RuleInfo: ru.info})
+		}
+	}
+	return nil
+}
+
+// matchRule builds the result entry of a matching rule.
+func (s *Scanner) matchRule(ru *rule) MatchRule {
+	st := &s.st
+	mr := MatchRule{RuleInfo: ru.info}
+	for _, si := range ru.strings {
+		sd := s.rules.strings[si]
+		ms := st.matches[si]
+		if sd.private || len(ms) == 0 {
+			continue
+		}
+		if s.opts.FastMode && sd.singleMatch {
+			ms = ms[:1]
+		}
+		out := MatchString{ID: sd.id, Matches: make([]Match, len(ms))}
+		// One allocation holds the data of every match of the string.
+		total := 0
+		for _, x := range ms {
+			total += min(int(x.length), MaxMatchData)
+		}
+		buf := make([]byte, 0, total)
+		for j, x := range ms {
+			n := min(int(x.length), MaxMatchData)
+			start := len(buf)
+			buf = append(buf, st.data[x.off:x.off+int64(n)]...)
+			out.Matches[j] = Match{
+				Offset: x.off,
+				Length: int(x.length),
+				Data:   buf[start:len(buf):len(buf)],
+				XorKey: int(x.xorKey),
+			}
+		}
+		mr.Strings = append(mr.Strings, out)
+	}
+	return mr
+}
