@@ -96,10 +96,13 @@
 // operator) and TestDiffSyntax (which patterns are accepted) show no
 // difference.
 //
-// Hex strings with jumps over 200 bytes outside alternations are split
-// by yara into chained pieces whose gap can exceed ScanLimit; a single
-// Prog cannot express that. HexChain splits a hex string the same way;
-// the rule compiler must then match the pieces and check the gaps.
+// Chained patterns: yara splits a hex string at top-level jumps over
+// ChainThreshold (200) bytes, and a regex at top-level lazy `.{n,}?` /
+// `.{n,m}?` with a bound over 200, into pieces matched separately; the
+// gap is then any bytes (even \n without /s: /a.{1,}?b/ matches "a\nb"
+// in yara) and may exceed ScanLimit. A single Prog cannot express that:
+// Chain (and HexChain) split a Node the same way, and the rule compiler
+// matches the pieces and checks the gaps.
 //
 // # Security
 //

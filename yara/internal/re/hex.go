@@ -103,7 +103,7 @@ func hexSeq(toks []syntax.HexToken, inAlt bool, count *int) (*Node, error) {
 // the string into chained pieces.
 const ChainThreshold = 200
 
-// ChainPiece is one piece of a chained hex string. GapMin and GapMax
+// ChainPiece is one piece of a chained pattern (see Chain). GapMin and GapMax
 // bound the number of bytes between the end of this piece and the start
 // of the next (GapMax -1: unbounded); they are zero for the last piece.
 type ChainPiece struct {
