@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"vigil/yara/module"
 )
 
 // Severity tells an error from a warning.
@@ -87,12 +89,16 @@ type Match struct {
 
 // MatchString is a string of a rule with its matches, in offset order.
 type MatchString struct {
-	ID      string  `json:"id"`
+	ID string `json:"id"`
+	// Hex is set for a hex string ({ 4D 5A }); yara -s prints its matches
+	// as hex bytes rather than as text.
+	Hex     bool    `json:"hex,omitempty"`
 	Matches []Match `json:"matches"`
 }
 
-// MatchRule is a rule in a scan result. For matching rules Strings holds
-// every non-private string that matched, in definition order.
+// MatchRule is a rule in a scan result. Strings holds every non-private
+// string of the rule that matched, in definition order (for rules in
+// Result.NotMatching too: a rule may fail although some strings matched).
 type MatchRule struct {
 	RuleInfo
 	Strings []MatchString `json:"strings,omitempty"`
@@ -102,8 +108,13 @@ type MatchRule struct {
 type Result struct {
 	// Matching holds the public rules that matched, in declaration order.
 	Matching []MatchRule `json:"matching"`
-	// NotMatching holds the public rules that did not match (for -n).
+	// NotMatching holds the public rules that did not match (for -n), in
+	// declaration order, when ScanOptions.CollectNotMatching is set.
 	NotMatching []MatchRule `json:"not_matching,omitempty"`
+	// Modules holds the data of every imported module, in import order,
+	// when ScanOptions.CollectModuleData is set (yara -D). It is not part
+	// of the JSON form.
+	Modules []ModuleData `json:"-"`
 	// Console holds console module messages in evaluation order.
 	Console []string `json:"console,omitempty"`
 	// Warnings are non-fatal conditions met during the scan, for example a
@@ -124,6 +135,17 @@ type ScanOptions struct {
 	MaxMatchesPerString int
 	// CollectNotMatching fills Result.NotMatching.
 	CollectNotMatching bool
+	// CollectModuleData loads every imported module, in import order, even
+	// those no condition uses, and fills Result.Modules.
+	CollectModuleData bool
+}
+
+// ModuleData is the data an imported module computed for one scan.
+// module.Dump(w, d.Name, d.Type, d.Value) prints it as yara -D does.
+type ModuleData struct {
+	Name  string
+	Type  *module.Type   // the module's root struct type
+	Value *module.Struct // nil when the module has no data for this input
 }
 
 // ErrTimeout is returned (wrapped) when a scan runs past its timeout.

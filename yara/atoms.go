@@ -9,7 +9,7 @@ const maxAtomLen = 4
 
 // atomQualityWarning is the quality under which yara warns that a string
 // "may slow down scanning" (yara: YR_ATOM_QUALITY_WARNING_THRESHOLD,
-// expressed here without yara's constant offset).
+// expressed here without yara's constant offset; see atom_quality.go).
 const atomQualityWarning = 38
 
 type atom struct {
@@ -66,8 +66,8 @@ func bestWindow(lit []byte) (int, int) {
 	return best, n
 }
 
-// quality is the quality of the atom the variant is searched with, for
-// the "slow down scanning" warning.
+// quality is the quality of the atom the variant is searched with; the
+// "slow down scanning" warning uses it for base64 strings.
 func (v *variant) quality() int {
 	if v.prog != nil {
 		atoms := v.prog.Atoms()

@@ -147,7 +147,7 @@ func (rc *ruleCtx) compileString(s *syntax.StringDef) {
 		return
 	}
 	si := len(c.strings)
-	sd := &stringDef{id: s.ID, rule: rc.idx, private: m.Private, singleMatch: true, literal: literalPattern(s)}
+	sd := &stringDef{id: s.ID, rule: rc.idx, private: m.Private, singleMatch: true, literal: literalPattern(s), hex: s.Kind == syntax.HexPattern}
 	var vs []*variant
 	var err error
 	switch s.Kind {
@@ -173,7 +173,6 @@ func (rc *ruleCtx) compileString(s *syntax.StringDef) {
 		rc.errorf(s.Pos, CodeTooComplex, "string %q expands to too many patterns", s.ID)
 		return
 	}
-	slow := false
 	order := 0
 	for _, v := range vs {
 		v.str = si
@@ -185,11 +184,17 @@ func (rc *ruleCtx) compileString(s *syntax.StringDef) {
 		v.idx = len(c.variants)
 		sd.variants = append(sd.variants, len(c.variants))
 		c.variants = append(c.variants, v)
-		if v.quality() < atomQualityWarning {
-			slow = true
-		}
 	}
-	if slow {
+	var quality int
+	switch s.Kind {
+	case syntax.TextString:
+		quality = textQuality(s, vs)
+	case syntax.HexPattern:
+		quality = hexQuality(s.Hex)
+	default:
+		quality = regexQuality(s.Regex, m)
+	}
+	if quality < atomQualityWarning {
 		rc.warnf(s.Pos, CodeSlowString, "string %q may slow down scanning", s.ID)
 	}
 	c.strings = append(c.strings, sd)

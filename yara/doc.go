@@ -32,7 +32,10 @@
 // possible start), and then evaluates the conditions in declaration order.
 // A rule whose condition cannot hold without one of its strings matching is
 // not evaluated when none matched. Modules are loaded lazily, at most once
-// per scan, when a condition first touches them.
+// per scan, when a condition first touches them; with
+// ScanOptions.CollectModuleData every imported module is loaded, in import
+// order, before any condition runs (as yara always does), and
+// Result.Modules holds their data for module.Dump (yara -D).
 //
 // # Security
 //
@@ -48,6 +51,16 @@
 // iterations. Reads past the end of the data (uint32(x) and friends) are
 // undefined, never a panic. ScanReader reads at most 4 GiB. Load never
 // reads files: includes are restored from the saved rule set.
+//
+// ScanFile maps regular files into memory read-only (Linux, macOS, BSDs)
+// and unmaps them before it returns; nothing in a Result refers to the
+// mapping (match data, console messages and module data are copies). If
+// the file shrinks while it is scanned (another process truncates it),
+// reading the vanished pages raises SIGBUS, which crashes yara; Vigil turns
+// the fault into ErrMappedFault for that file (runtime/debug.SetPanicOnFault
+// on the scanning goroutine), but a file that changes during the scan may
+// give results matching neither its old nor its new content. Scan copies
+// (or use ScanBytes) when files may be rewritten under the scanner.
 //
 // # yara 4.2.3 semantics that may surprise
 //
@@ -76,19 +89,21 @@
 //
 // Known differences, each deliberate or a limitation:
 //
-//   - Modules: only hash, math, time and console exist; importing pe, elf,
-//     dotnet, magic or cuckoo is a compile error naming the module.
-//     `entrypoint` is therefore always undefined (with yara's deprecation
-//     warning).
+//   - Modules: hash, math, time, console, elf and dotnet exist; importing
+//     pe, magic or cuckoo is a compile error naming the module.
+//     `entrypoint` is always undefined (with yara's deprecation warning).
+//     No module takes extra data (yara's -x MODULE=FILE).
 //   - INT64_MIN \ -1 crashes yara with SIGFPE; Vigil wraps (the result is
 //     INT64_MIN) and INT64_MIN % -1 is 0. The constant form is reported as
 //     an integer overflow at compile time.
 //   - Match.Length is the real length of a match; yara's -L prints the
 //     length of the kept data, which is capped at 512 bytes (MaxMatchData).
 //     Conditions (!a[i]) see the real length in both.
-//   - The "may slow down scanning" warning uses an approximation of yara's
-//     atom quality table; a string near the threshold may be warned about
-//     by one engine and not the other.
+//   - The "may slow down scanning" warning models how yara chooses and
+//     scores atoms (atom_quality.go; it agrees with yara on thousands of
+//     random strings), except for base64 strings, which are scored on
+//     their encoded forms, and regex classes that look like '.' or a hex
+//     nibble, which are taken for them.
 //   - Chained hex strings (jumps over 200 bytes): for each offset of the
 //     first piece, the chain that ends earliest is reported, which is what
 //     yara reports in the tested cases; chains of three or more pieces with

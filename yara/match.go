@@ -24,11 +24,9 @@ type matcher struct {
 	r          *Rules
 	fast       bool
 	maxMatches int
-	watermark  []int // per atomRef position: next start to try (regex)
+	offIdx     map[offKey]int // yara-verified strings: match index by offset
 	warned     []bool
 	touched    []int // strings with matches in this scan
-	wm         []watermark
-	gen        uint32
 	// pieces holds the matches of chained hex pieces, by variant.
 	pieces       map[*variant][]matchRec
 	pieceTouched []*variant
@@ -57,14 +55,7 @@ func (m *matcher) matchAll(data []byte) error {
 	m.hitRules = m.hitRules[:0]
 	m.err = nil
 	m.warnings = m.warnings[:0]
-	if len(m.wm) != r.numRefs {
-		m.wm = make([]watermark, r.numRefs)
-	}
-	m.gen++
-	if m.gen == 0 {
-		clear(m.wm)
-		m.gen = 1
-	}
+	clear(m.offIdx)
 	if r.ac != nil && r.ac.NumPatterns() > 0 {
 		// Scan in chunks so that cancellation is noticed on big inputs. Atoms
 		// are at most maxAtomLenAny bytes, so chunks overlap by that much.
@@ -88,6 +79,9 @@ func (m *matcher) matchAll(data []byte) error {
 			}
 		}
 	}
+	if m.err != nil {
+		return m.err
+	}
 	for _, vi := range r.noAtom {
 		v := r.variants[vi]
 		for pos := 0; pos < len(data); pos++ {
@@ -96,11 +90,14 @@ func (m *matcher) matchAll(data []byte) error {
 					return err
 				}
 			}
-			if m.skip(v.str) {
+			if m.skip(v.str) || m.err != nil {
 				break
 			}
-			m.verifyRegex(data, vi, v, pos)
+			m.verifyYara(data, v, -1, pos)
 		}
+	}
+	if m.err != nil {
+		return m.err
 	}
 	m.resolveChains(data)
 	for _, i := range m.touched {
@@ -138,52 +135,97 @@ func (m *matcher) limitReached(s int) {
 }
 
 // candidates verifies every pattern an atom occurrence may belong to.
+// Regex and hex atoms are verified the way yara does (see verifyYara);
+// when one variant has several atoms with these bytes, yara verifies
+// the one it listed last first, so a run of refs of one variant is
+// walked backwards.
 func (m *matcher) candidates(data []byte, p, pos int) {
-	for _, ref := range m.r.atomIndex[p] {
+	refs := m.r.atomIndex[p]
+	for k := 0; k < len(refs); k++ {
+		ref := refs[k]
 		v := m.r.variants[ref.v]
+		if v.prog != nil {
+			e := k + 1
+			for e < len(refs) && refs[e].v == ref.v {
+				e++
+			}
+			for j := e - 1; j >= k && m.err == nil; j-- {
+				if m.skip(v.str) {
+					break
+				}
+				// For yara-verified variants minOff is the atom's index.
+				m.verifyYara(data, v, refs[j].minOff, pos)
+			}
+			k = e - 1
+			continue
+		}
 		if m.skip(v.str) {
 			continue
 		}
-		if v.prog == nil {
-			start := pos - ref.minOff
-			if start < 0 || start+len(v.lit) > len(data) {
-				continue
-			}
-			if !equalLit(data[start:start+len(v.lit)], v.lit, v.nocase) {
-				continue
-			}
-			if v.fullword && !fullwordOK(data, start, len(v.lit), v.wide) {
-				continue
-			}
-			m.add(v, start, len(v.lit))
+		start := pos - ref.minOff
+		if start < 0 || start+len(v.lit) > len(data) {
 			continue
 		}
-		lo := max(0, pos-ref.maxOff)
-		hi := pos - ref.minOff
-		if ref.id >= 0 {
-			// Occurrences of one atom come in increasing order: starts
-			// before the watermark were already tried for this atom.
-			w := &m.wm[ref.id]
-			if w.gen == m.gen && w.next > lo {
-				lo = w.next
-			}
-			w.gen, w.next = m.gen, hi+1
+		if !equalLit(data[start:start+len(v.lit)], v.lit, v.nocase) {
+			continue
 		}
-		for s := lo; s <= hi && s < len(data); s++ {
-			m.verifyRegex(data, ref.v, v, s)
+		if v.fullword && !fullwordOK(data, start, len(v.lit), v.wide) {
+			continue
 		}
+		m.add(v, start, len(v.lit))
 	}
 }
 
-func (m *matcher) verifyRegex(data []byte, vi int, v *variant, start int) {
-	n := v.prog.MatchAt(data, start)
-	if n <= 0 {
+// verifyYara verifies atom number atom (-1: the pattern has no atom) of
+// a regex or hex variant found at data[pos], as yara does: every match
+// the pattern's code finds around the atom is checked for fullword and
+// recorded, a match at an offset already matched replacing the old one
+// only for greedy regexes. yara fails the scan when a pattern needs too
+// many regex fibers; so does the matcher (m.err).
+func (m *matcher) verifyYara(data []byte, v *variant, atom, pos int) {
+	err := v.prog.Verify(data, atom, pos, func(start, n int, wide bool) {
+		if v.fullword && !fullwordOK(data, start, n, wide) {
+			return
+		}
+		if v.piece || v.chain != nil {
+			m.addPiece(v, start, n)
+			return
+		}
+		m.addYara(v, start, n)
+	})
+	if err != nil && m.err == nil {
+		sd := m.r.strings[v.str]
+		m.err = fmt.Errorf("rule %q, string %s: %w", m.r.rules[sd.rule].info.Name, sd.id, err)
+	}
+}
+
+// addYara records a match of a yara-verified string: one per offset.
+func (m *matcher) addYara(v *variant, start, n int) {
+	s := v.str
+	if sd := m.r.strings[s]; sd.hasFixed && int64(start) != sd.fixedOff {
 		return
 	}
-	if v.fullword && !fullwordOK(data, start, n, v.wide) {
+	key := offKey{int32(s), int64(start)}
+	if i, ok := m.offIdx[key]; ok {
+		if v.prog.Greedy() {
+			m.st.matches[s][i].length = int32(n)
+		}
 		return
 	}
-	m.add(v, start, n)
+	before := len(m.st.matches[s])
+	m.addResult(v, start, n)
+	if len(m.st.matches[s]) > before {
+		if m.offIdx == nil {
+			m.offIdx = map[offKey]int{}
+		}
+		m.offIdx[key] = before
+	}
+}
+
+// offKey identifies a match offset of a string.
+type offKey struct {
+	s   int32
+	off int64
 }
 
 func (m *matcher) add(v *variant, start, n int) {
@@ -282,11 +324,4 @@ func sortDedupe(ms []matchRec) []matchRec {
 		}
 	}
 	return out
-}
-
-// watermark is the next start worth trying for one atom of a regex, valid
-// when gen is the current scan's.
-type watermark struct {
-	gen  uint32
-	next int
 }

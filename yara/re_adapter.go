@@ -8,12 +8,19 @@ import (
 // matchProg is a compiled regular expression or hex string as the matcher
 // uses it.
 type matchProg interface {
-	// MatchAt returns the length of the match anchored at start, or -1.
-	MatchAt(data []byte, start int) int
 	// Find reports whether the pattern matches anywhere in data.
 	Find(data []byte) bool
-	// Atoms returns the atoms of the pattern; nil means none.
+	// Atoms returns the atoms of the pattern; nil means none (the pattern
+	// is verified at every offset, with atom -1).
 	Atoms() []atom
+	// Verify runs yara's verification of atom number atom found at
+	// data[pos]: found is called for every match, in yara's order; wide
+	// tells whether it is the wide form. The error fails the scan, as
+	// in yara (too many regex fibers).
+	Verify(data []byte, atom, pos int, found func(start, n int, wide bool)) error
+	// Greedy reports whether a later match at an offset replaces an
+	// earlier one (yara's greedy regexes); otherwise the first stays.
+	Greedy() bool
 }
 
 // chainThreshold is the largest jump kept inside one hex pattern; at
@@ -24,26 +31,14 @@ const chainThreshold = 200
 // hexVariants compiles a hex string. A string with long jumps becomes a
 // head variant followed by its piece variants (see variant.chain).
 func hexVariants(h *syntax.HexString) ([]*variant, error) {
-	var pieces [][]syntax.HexToken
-	var gaps []chainLink
-	start := 0
-	for i, tk := range h.Tokens {
-		j, ok := tk.(*syntax.HexJump)
-		if !ok || (j.Max >= 0 && j.Max <= chainThreshold) || i == start || i == len(h.Tokens)-1 {
-			continue
-		}
-		pieces = append(pieces, h.Tokens[start:i])
-		gaps = append(gaps, chainLink{min: j.Min, max: j.Max})
-		start = i + 1
-	}
-	pieces = append(pieces, h.Tokens[start:])
+	pieces, gaps := splitHexChain(h)
 	var out []*variant
 	for i, toks := range pieces {
 		n, err := re.FromHex(&syntax.HexString{Pos: h.Pos, Tokens: toks})
 		if err != nil {
 			return nil, err
 		}
-		p, err := compileNode(n, false, false)
+		p, err := compileNode(n, re.CompileOptions{})
 		if err != nil {
 			return nil, err
 		}
@@ -62,28 +57,37 @@ func hexVariants(h *syntax.HexString) ([]*variant, error) {
 	return out, nil
 }
 
-// regexVariants compiles a regex string once per ascii/wide form.
+// splitHexChain splits a hex string at its top-level jumps longer than
+// chainThreshold (or unbounded), as yara does.
+func splitHexChain(h *syntax.HexString) (pieces [][]syntax.HexToken, gaps []chainLink) {
+	start := 0
+	for i, tk := range h.Tokens {
+		j, ok := tk.(*syntax.HexJump)
+		if !ok || (j.Max >= 0 && j.Max <= chainThreshold) || i == start || i == len(h.Tokens)-1 {
+			continue
+		}
+		pieces = append(pieces, h.Tokens[start:i])
+		gaps = append(gaps, chainLink{min: j.Min, max: j.Max})
+		start = i + 1
+	}
+	return append(pieces, h.Tokens[start:]), gaps
+}
+
+// regexVariants compiles a regex string. yara matches `ascii wide` as
+// one string (ascii first, then wide, from the same atom hit), so there
+// is always one variant; a wide-only one is marked wide.
 func regexVariants(r *syntax.Regexp, m syntax.Modifiers) ([]*variant, error) {
-	n, err := re.Parse(r.Source, re.Flags{Nocase: r.Nocase || m.Nocase, Dotall: r.Dotall})
+	nocase := r.Nocase || m.Nocase
+	n, err := re.Parse(r.Source, re.Flags{Nocase: nocase, Dotall: r.Dotall})
 	if err != nil {
 		return nil, err
 	}
-	var out []*variant
-	if m.ASCII || !m.Wide {
-		p, err := compileNode(n, r.Nocase || m.Nocase, false)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, &variant{prog: p})
+	opt := re.CompileOptions{Nocase: nocase, Wide: m.Wide, ASCII: m.ASCII}
+	p, err := compileNode(n, opt)
+	if err != nil {
+		return nil, err
 	}
-	if m.Wide {
-		p, err := compileNode(n, r.Nocase || m.Nocase, true)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, &variant{prog: p, wide: true})
-	}
-	return out, nil
+	return []*variant{{prog: p, wide: m.Wide && !m.ASCII}}, nil
 }
 
 // compileRegexp compiles the right operand of `matches`.
@@ -92,7 +96,7 @@ func compileRegexp(r *syntax.Regexp) (matchProg, error) {
 	if err != nil {
 		return nil, err
 	}
-	return compileNode(n, r.Nocase, false)
+	return compileNode(n, re.CompileOptions{Nocase: r.Nocase})
 }
 
 // progRegexp adapts a matchProg to module.Regexp.

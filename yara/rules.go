@@ -48,6 +48,7 @@ type stringDef struct {
 	private     bool
 	singleMatch bool // fast mode may stop after the first match
 	literal     bool // yara treats it as a literal string
+	hex         bool // a hex string
 	hasFixed    bool // only a match at fixedOff counts (yara's fixed offset)
 	fixedOff    int64
 	variants    []int

@@ -1,11 +1,13 @@
 package yara
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 
 	"vigil/yara/module"
 )
@@ -71,12 +73,63 @@ func (s *Scanner) SetVariable(name string, v any) error {
 // SetOptions sets the options of the following scans.
 func (s *Scanner) SetOptions(o ScanOptions) { s.opts = o }
 
-// ScanFile reads the file at path and scans it.
+// ErrMappedFault is returned by ScanFile when reading the
+// memory-mapped file faulted, as happens when the file is truncated while
+// it is being scanned.
+var ErrMappedFault = errors.New("memory fault reading the mapped file (truncated during the scan?)")
+
+// ScanFile scans the file at path. On Linux, macOS and the BSDs a regular,
+// non-empty file is mapped into memory read-only rather than read, and
+// unmapped before ScanFile returns (the result holds copies of what it
+// needs); other files, and files that cannot be mapped, are read.
 func (s *Scanner) ScanFile(ctx context.Context, path string) (*Result, error) {
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
+	defer f.Close()
+	data, unmap, err := mapFile(f)
+	if err != nil {
+		return nil, err
+	}
+	if data != nil {
+		defer unmap()
+		return s.scanMapped(ctx, data)
+	}
+	data, err = readAll(f)
+	if err != nil {
+		return nil, err
+	}
+	return s.ScanBytes(ctx, data)
+}
+
+// readAll reads f to the end, sized by its length when it has one.
+func readAll(f *os.File) ([]byte, error) {
+	n := 512
+	if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() && fi.Size() > 0 && int64(int(fi.Size())) == fi.Size() {
+		n = int(fi.Size()) + 1 // one more byte to see the end in one read
+	}
+	buf := bytes.NewBuffer(make([]byte, 0, n))
+	if _, err := buf.ReadFrom(f); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// scanMapped scans data mapped from a file. A memory fault (the file shrank
+// under the mapping: SIGBUS) becomes ErrMappedFault instead of crashing the
+// program; the Scanner stays usable.
+func (s *Scanner) scanMapped(ctx context.Context, data []byte) (res *Result, err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if e := recover(); e != nil {
+			if _, fault := e.(interface{ Addr() uintptr }); !fault {
+				panic(e)
+			}
+			s.st.data, s.st.mctx.Data = nil, nil
+			res, err = nil, ErrMappedFault
+		}
+	}()
 	return s.ScanBytes(ctx, data)
 }
 
@@ -86,7 +139,7 @@ func (s *Scanner) ScanReader(ctx context.Context, r io.Reader) (*Result, error) 
 	if err != nil {
 		return nil, err
 	}
-	if len(data) > maxReaderSize {
+	if int64(len(data)) > maxReaderSize {
 		return nil, fmt.Errorf("input larger than %d bytes", int64(maxReaderSize))
 	}
 	return s.ScanBytes(ctx, data)
@@ -105,6 +158,8 @@ func (s *Scanner) ScanBytes(ctx context.Context, data []byte) (*Result, error) {
 	}
 	st := &s.st
 	st.data = data
+	// Nothing of data may outlive the scan: ScanFile unmaps it.
+	defer func() { st.data, st.mctx.Data, st.mctx.Cache = nil, nil, nil }()
 	st.ctx = ctx
 	st.err = nil
 	st.ticks = 0
@@ -131,12 +186,25 @@ func (s *Scanner) ScanBytes(ctx context.Context, data []byte) (*Result, error) {
 	if len(m.warnings) > 0 {
 		res.Warnings = append(res.Warnings, m.warnings...)
 	}
+	if s.opts.CollectModuleData {
+		// yara loads every imported module before evaluating any rule.
+		for slot := range s.rules.modules {
+			st.module(slot)
+			if st.err != nil {
+				return nil, scanErr(ctx, st.err)
+			}
+		}
+	}
 	if err := s.evaluate(res); err != nil {
 		return nil, scanErr(ctx, err)
 	}
 	res.Console = st.console
-	st.data = nil
-	st.mctx.Data = nil
+	if s.opts.CollectModuleData {
+		res.Modules = make([]ModuleData, len(s.rules.modules))
+		for slot, mod := range s.rules.modules {
+			res.Modules[slot] = ModuleData{Name: s.rules.imports[slot], Type: mod.Type, Value: st.modData[slot]}
+		}
+	}
 	return res, nil
 }
 
@@ -182,13 +250,14 @@ func (s *Scanner) evaluate(res *Result) error {
 		if matched {
 			res.Matching = append(res.Matching, s.matchRule(ru))
 		} else if s.opts.CollectNotMatching {
-			res.NotMatching = append(res.NotMatching, MatchRule{RuleInfo: ru.info})
+			res.NotMatching = append(res.NotMatching, s.matchRule(ru))
 		}
 	}
 	return nil
 }
 
-// matchRule builds the result entry of a matching rule.
+// matchRule builds the result entry of a rule, with the strings that
+// matched (yara -n -s prints them for rules that did not match too).
 func (s *Scanner) matchRule(ru *rule) MatchRule {
 	st := &s.st
 	mr := MatchRule{RuleInfo: ru.info}
@@ -201,7 +270,7 @@ func (s *Scanner) matchRule(ru *rule) MatchRule {
 		if s.opts.FastMode && sd.singleMatch {
 			ms = ms[:1]
 		}
-		out := MatchString{ID: sd.id, Matches: make([]Match, len(ms))}
+		out := MatchString{ID: sd.id, Hex: sd.hex, Matches: make([]Match, len(ms))}
 		// One allocation holds the data of every match of the string.
 		total := 0
 		for _, x := range ms {

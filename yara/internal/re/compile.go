@@ -19,6 +19,10 @@ const ScanLimit = 4096
 type CompileOptions struct {
 	Nocase bool // ASCII case folding of every byte class
 	Wide   bool // every matched byte is followed by 0x00 (yara's `wide`)
+	// ASCII, with Wide, is yara's `ascii wide`: one string matched both
+	// ways (see Prog.YaraVerify). It only changes the yara matcher; the
+	// rest of Prog (MatchAt, Find, Atoms) sees Wide alone.
+	ASCII bool
 }
 
 type opcode uint8
@@ -53,6 +57,7 @@ type Prog struct {
 	greedy   bool
 	shortest bool // hex string: the first match in input order wins
 	pool     machinePool
+	y        *yprog // yara's layout, atoms and matchers (yscan.go)
 }
 
 // Compile compiles n with the given options.
@@ -82,6 +87,7 @@ func Compile(n *Node, opt CompileOptions) (*Prog, error) {
 		p.seq = classSequence(p.insts)
 	}
 	p.atoms = chooseAtoms(t)
+	p.y = compileYara(n, opt, p.greedy)
 	return p, nil
 }
 

@@ -7,9 +7,14 @@
 //	parse.go    YARA regex syntax → Node (Parse, Literal)
 //	hex.go      hex string AST (vigil/yara/syntax) → Node (FromHex)
 //	compile.go  Node + CompileOptions (nocase, wide) → Prog (Compile)
-//	vm.go       Pike VM: Prog.MatchAt (anchored, for scanning) and Prog.Find
+//	vm.go       Pike VM: Prog.MatchAt (anchored, leftmost-first) and Prog.Find
 //	            (unanchored, for the `matches` operator)
-//	atoms.go    literal atoms for the multi-pattern prefilter (Prog.Atoms)
+//	atoms.go    literal atoms with offset windows (Prog.Atoms)
+//	ynode.go    the pattern as yara's syntax tree
+//	yatoms.go   yara's atom choice (Prog.YaraAtoms)
+//	yemit.go    yara's forward and backward code layout
+//	yvm.go      yara's matcher (fibers), yfast.go its fast hex matcher
+//	yscan.go    Prog.YaraVerify (one atom hit) and Prog.YaraScan
 //
 // # Semantics
 //
@@ -46,55 +51,67 @@
 //
 // # Which match
 //
-// yara reports a match at every offset where the pattern matches starting
-// there; the caller runs MatchAt at each candidate offset. The length
-// MatchAt reports is the leftmost-first (Perl-like) one: alternatives in
-// order, greedy quantifiers as long as possible, lazy ones as short as
-// possible. Three rules adjust it to yara:
+// yara 4.2.3 does not try a pattern at every offset. It picks atoms (up
+// to 4 bytes) from the pattern's syntax tree: runs of literal, masked
+// and "any" nodes scored by a quality heuristic, an AND of the best atoms
+// of both sides of every alternation, the best of the candidates
+// otherwise, masked bytes expanded, then wide and case variants. Where an
+// atom occurs at p, yara runs the pattern's code from the atom's node to
+// the end (forwards, from p, at most ScanLimit bytes) and, unless the
+// atom starts the pattern, the code before the node reversed (backwards
+// from p, at most ScanLimit bytes, exhaustively): every backward match of
+// b bytes gives a match at p-b of b plus the forward length. Without any
+// atom the code runs from every offset, and an empty match is dropped.
+// A later match at an offset already matched replaces the earlier one
+// for a regex with greedy quantifiers; otherwise the first stays.
+// `ascii wide` runs the ascii form first and the wide one only when the
+// ascii one finds nothing.
 //
-//   - An empty match is no match: /b?/ on "bab" matches at 0 and 2 only,
-//     /a*?/ never matches.
-//   - A hex string reports the first match in input order (the shortest):
-//     { 61 ( 62 63 | 62 ) } on "abc" is 61 62, as yara reports it. This
-//     is closer to yara than leftmost-first (on 3000 random hex string
-//     and input pairs: 5 differences instead of 26) but not exact: { 62 63 63 ( 63 6? | 63 ) } on
-//     "bcccacca" is 5 bytes in yara, 4 here.
-//   - A match never extends more than ScanLimit (4096) bytes from its
-//     start; $ still means the end of the whole data, so /ba+$/ cannot
-//     match when the run of a's is 4096 bytes or longer.
+// Prog.YaraVerify and Prog.YaraScan reproduce this: the same tree shape
+// (binary alternations, the quantifier forms), the same atoms in the
+// same order, the same code layout (counted loops, the entry points yara
+// records) and the same matchers: yara's fiber machine (priority-ordered
+// threads, a split taken once per advance, identical threads merged,
+// counted loops with counters) and, for hex strings without
+// alternatives, its fast matcher (the shortest forward match). Effects
+// that follow, all checked with yara:
+//
+//   - An optional item at the start of a pattern without atoms is
+//     required: yara enters X? at X, past the split. /a?c{0,2}/ on "c",
+//     /a?b?/ on "b" and /b?./ on "x" match nothing; /a??/ on "a" is "a".
+//   - The forward part is leftmost-first from the atom, so the length
+//     depends on the atom: /c??.+?/ on "cc" is "cc" (atom c), and
+//     { 62 63 63 ( 63 6? | 63 ) } on "bcccacca" is 5 bytes (hex strings
+//     with alternatives are leftmost-first; without, shortest).
+//   - Alternatives are verified per atom, a greedy regex keeping the last
+//     length found at an offset: /\b(\w(b|a$c)|b|a{0,2}(.?|bc).+a)./ on
+//     "cb a c" is 5 bytes at 0.
+//   - A match extends at most ScanLimit bytes on each side of its atom;
+//     $ means the end of the data.
+//
+// MatchAt (the leftmost-first match at one offset) is kept for tools and
+// tests; the rule engine uses YaraVerify.
 //
 // Find follows yara's `matches`: only the first ScanLimit bytes of the
 // subject are searched, empty matches count ("xy" matches /a*/), and an
 // empty subject never matches.
 //
-// Known differences from yara, all from yara checking a match from its
-// atom (forward, then backward) rather than from the start, so that the
-// result depends on which atom yara picked:
+// Known differences from yara:
 //
-//   - A pattern that starts with an optional item (X?, X??, X{0,n}) and
-//     whose required part yields no good atom: yara takes its atom from
-//     the optional item and so treats the item as required. /a?c{0,2}/ on
-//     "c", /a?b?/ on "b" and /b?./ on "x" match nothing in yara (we report
-//     "c", "b" and "x"); /a??/ on "a" and /c??.+?/ on "cc" are "a" and
-//     "cc" in yara, here no match and "c". /a?c/ on "c" agrees.
-//   - Patterns with alternatives: yara verifies each alternative's atom
-//     separately; for a greedy regex it keeps the longest length found at
-//     an offset, for a hex string the first. Example: /\b(\w(b|a$c)|b|
-//     a{0,2}(.?|bc).+a)./ on "cb a c" is 5 bytes at 0 in yara, 3 (the
-//     leftmost-first match "cb ") here; { 63 [0-2] ( 63 ?? 62 | ?? ) 62 }
-//     on "cbcbbbab" is 6 bytes at 0 in yara, 4 here.
+//   - A hex jump written [1-1] is taken for [1] (a masked byte for yara,
+//     while [1-1] is a one-byte jump): the syntax tree does not say which
+//     was written, and the two can lead to different atoms.
 //   - /(a{1000}){1000}/: yara uses counter instructions for big repeats;
-//     we unroll and reject programs over maxInsts (1<<17) instructions
-//     ("regular expression too large").
-//   - yara fails a scan with error 46 (too many regex fibers) on some
-//     complex patterns; we always answer (see # Security for the cost).
+//     Prog's Pike program unrolls them and is refused over maxInsts
+//     (1<<17) instructions ("regular expression too large").
+//   - yara rejects patterns with more than 128 splits ("too complex");
+//     Vigil accepts them.
 //
-// TestDiffRegex, TestDiffRegexModifiers and TestDiffHex measure the rate
-// of such differences on random patterns over a small alphabet (about
-// 0.5% of (pattern, input) pairs; the tests fail above 2%; run with -re.v
-// to see them, -re.n to run more). TestDiffFind (the `matches`
-// operator) and TestDiffSyntax (which patterns are accepted) show no
-// difference.
+// TestDiffRegex, TestDiffRegexModifiers and TestDiffHex compare YaraScan
+// with yara on random patterns over a small alphabet: no difference is
+// allowed (run with -re.v to see them, -re.n to run more, -re.seed for
+// other cases). TestDiffFind (the `matches` operator) and TestDiffSyntax
+// (which patterns are accepted) show no difference either.
 //
 // Chained patterns: yara splits a hex string at top-level jumps over
 // ChainThreshold (200) bytes, and a regex at top-level lazy `.{n,}?` /
@@ -106,16 +123,23 @@
 //
 // # Security
 //
-// Patterns and data are hostile. Matching is a Pike VM: every step visits
-// each instruction at most once, so MatchAt costs O(len(prog) × ScanLimit)
-// and Find O(len(prog) × min(len(data), ScanLimit)) whatever the input
-// (TestLinear checks step counts on (a*)*b and friends). Prog.Size lets
-// the rule compiler warn about or refuse patterns whose Size makes that
-// bound large. The parser
+// Patterns and data are hostile. MatchAt and Find run a Pike VM: every
+// step visits each instruction at most once, so MatchAt costs
+// O(len(prog) × ScanLimit) and Find O(len(prog) × min(len(data),
+// ScanLimit)) whatever the input (TestLinear checks step counts on (a*)*b
+// and friends). YaraVerify runs yara's machines over at most ScanLimit
+// bytes each way; the fiber machine keeps at most MaxFibers (1024) live
+// threads, as yara does, and fails with ErrTooManyFibers (yara's error
+// 46, which fails yara's scan) beyond; merging identical threads costs
+// up to MaxFibers² per byte. A verification is thus bounded by
+// O(ScanLimit × MaxFibers × (MaxFibers + len(code))), linear in the data
+// per atom hit. The fast hex matcher keeps at most one position per
+// offset in its window. Prog.Size lets the rule compiler warn about or
+// refuse patterns whose Size makes these bounds large. The parser
 // bounds group nesting (maxNesting) and repeat counts (MaxRepeat); the
 // compiler bounds program size (maxInsts) before allocating it; atom
-// selection bounds atom length and alternatives. Errors carry the offset
-// in the pattern; nothing panics on bad input (FuzzParse, FuzzMatch).
-// A Prog is immutable and safe for concurrent use; per-match scratch
-// space comes from a sync.Pool.
+// selection bounds atom length (4 bytes, so at most 65536 expansions of
+// one atom). Errors carry the offset in the pattern; nothing panics on
+// bad input (FuzzParse, FuzzMatch). A Prog is immutable and safe for
+// concurrent use; per-match scratch space comes from sync.Pools.
 package re

@@ -52,14 +52,23 @@ func hexSeq(toks []syntax.HexToken, inAlt bool, count *int) (*Node, error) {
 					s.Add(byte(c))
 				}
 			}
-			subs = append(subs, &Node{Op: OpClass, Set: s})
+			n := &Node{Op: OpClass, Set: s}
+			switch {
+			case t.Not:
+			case t.Mask == 0xFF:
+				n.kind, n.val, n.mask = kindLit, t.Value, 0xFF
+			case t.Mask == 0:
+				n.kind, n.any = kindAny, true
+			default:
+				n.kind, n.val, n.mask = kindMasked, t.Value&t.Mask, t.Mask
+			}
+			subs = append(subs, n)
 		case *syntax.HexJump:
 			if t.Min < 0 || (t.Max >= 0 && t.Max < t.Min) {
 				return nil, &Error{0, "invalid jump range"}
 			}
-			if t.Max == 0 {
-				continue // [0-0] matches nothing; yara accepts it ([0] is a parse error)
-			}
+			// [0-0] matches nothing; yara accepts it ([0] is a parse error)
+			// and keeps it as a node, which matters for atom selection.
 			if inAlt && t.Max < 0 {
 				return nil, &Error{0, "unbounded jumps not allowed inside alternation (|)"}
 			}
@@ -68,7 +77,14 @@ func hexSeq(toks []syntax.HexToken, inAlt bool, count *int) (*Node, error) {
 			}
 			var any ByteSet
 			any.AddRange(0, 255)
-			subs = append(subs, &Node{Op: OpRepeat, Subs: []*Node{{Op: OpClass, Set: any, any: true}}, Min: t.Min, Max: t.Max, Lazy: true})
+			if t.Min == 1 && t.Max == 1 {
+				// yara reads [1] as a masked byte with mask 00 ([1-1]
+				// is a one-byte jump for yara, but the AST does not say
+				// which was written).
+				subs = append(subs, &Node{Op: OpClass, Set: any, kind: kindMasked})
+				continue
+			}
+			subs = append(subs, &Node{Op: OpRepeat, Subs: []*Node{{Op: OpClass, Set: any, any: true, kind: kindAny}}, Min: t.Min, Max: t.Max, Lazy: true, quant: '{'})
 		case *syntax.HexAlt:
 			if len(t.Alts) == 0 {
 				return nil, &Error{0, "empty alternation"}

@@ -47,7 +47,25 @@ type Node struct {
 	hex   bool // root of a FromHex tree: shortest-match semantics (doc.go)
 	any   bool // OpClass from '.' or a hex jump: yara's RE_NODE_ANY
 	chain bool // OpConcat at the top level, not in a group: Chain may split it
+
+	// How yara sees the node (ynode.go): atoms come only from literals,
+	// masked hex bytes and "any" nodes, and the quantifier form decides
+	// the repeat node kind.
+	kind  litKind // OpClass: literal, masked byte or any (else a class)
+	val   byte    // kind != 0: the byte value (masked bits zero)
+	mask  byte    // kind != 0: the mask (0xFF literal, 0x00 any)
+	quant byte    // OpRepeat: the quantifier character: * + ? or {
 }
+
+// litKind tells how yara classifies a one-byte node.
+type litKind uint8
+
+const (
+	kindClass  litKind = iota // class, \w, \d, ...: no atom
+	kindLit                   // RE_NODE_LITERAL
+	kindMasked                // RE_NODE_MASKED_LITERAL (hex X?, ?X, [1])
+	kindAny                   // RE_NODE_ANY ('.', hex ??)
+)
 
 // Flags are the regex flags written after the closing slash.
 type Flags struct {
@@ -195,7 +213,7 @@ func (p *parser) repeat() (*Node, error) {
 	if p.pos < len(p.src) && isQuantStart(p.src, p.pos) {
 		return nil, p.errf(p.pos, msgSyntax)
 	}
-	return &Node{Op: OpRepeat, Subs: []*Node{n}, Min: lo, Max: hi, Lazy: lazy}, nil
+	return &Node{Op: OpRepeat, Subs: []*Node{n}, Min: lo, Max: hi, Lazy: lazy, quant: p.src[qpos]}, nil
 }
 
 func isQuantStart(s string, i int) bool {
@@ -312,7 +330,7 @@ func (p *parser) single() (*Node, error) {
 		if !p.flags.Dotall {
 			s.Remove('\n')
 		}
-		return &Node{Op: OpClass, Set: s, Neg: true, any: true}, nil
+		return &Node{Op: OpClass, Set: s, Neg: true, any: true, kind: kindAny}, nil
 	case '^':
 		p.pos++
 		return &Node{Op: OpBegin}, nil
@@ -338,12 +356,27 @@ func (p *parser) single() (*Node, error) {
 		if err != nil {
 			return nil, err
 		}
-		return p.classNode(set), nil
+		n := p.classNode(set)
+		if set.Len() == 1 && !isClassEscape(p.src[at+1]) {
+			n.kind, n.val, n.mask = kindLit, set.Min(), 0xFF
+		}
+		return n, nil
 	}
 	p.pos++
 	var s ByteSet
 	s.Add(c)
-	return p.classNode(s), nil
+	n := p.classNode(s)
+	n.kind, n.val, n.mask = kindLit, c, 0xFF
+	return n, nil
+}
+
+// isClassEscape reports whether \c is one of yara's class escapes.
+func isClassEscape(c byte) bool {
+	switch c {
+	case 'w', 'W', 's', 'S', 'd', 'D':
+		return true
+	}
+	return false
 }
 
 func (p *parser) classNode(s ByteSet) *Node {

@@ -167,13 +167,18 @@ var scanErrRule = regexp.MustCompile(`in rule "r([0-9]+)" caused error`)
 // with (the comparison skips them).
 var scanFailed = map[string]bool{}
 
-// ourMatches runs MatchAt at every offset.
+// ourMatches scans data the way yara does (YaraScan). A scan error
+// (too many fibers) is reported as a match at offset -1 of length -1,
+// which yara's results never contain.
 func ourMatches(p *Prog, data []byte) yaraResult {
 	r := yaraResult{}
-	for i := range data {
-		if n := p.MatchAt(data, i); n >= 0 {
-			r[i] = n
-		}
+	ms, err := p.YaraScan(data)
+	if err != nil {
+		r[-1] = -1
+		return r
+	}
+	for _, m := range ms {
+		r[m.Start] = m.Len
 	}
 	return r
 }

@@ -1,0 +1,364 @@
+package re
+
+// yara's atom selection for regexes and hex strings (atoms.c in yara
+// 4.2.3), rebuilt from its documented behaviour: the tree is walked in
+// order, runs of up to yMaxAtom literal-like nodes form candidate atoms,
+// every alternation opens an AND of two ORs, and the best leaf of each OR
+// is kept by quality.
+
+const (
+	yMaxAtom        = 4   // YR_MAX_ATOM_LENGTH
+	yMaxAtomQuality = 255 // YR_MAX_ATOM_QUALITY
+)
+
+// yatom is an atom with yara's byte masks, before expansion.
+type yatom struct {
+	b, m [yMaxAtom]byte
+	n    int
+}
+
+// quality is yara's heuristic atom quality.
+func (a *yatom) quality() int {
+	var seen ByteSet
+	q, unique := 0, 0
+	for i := 0; i < a.n; i++ {
+		switch a.m[i] {
+		case 0x00:
+			q -= 10
+		case 0x0F, 0xF0:
+			q += 4
+		case 0xFF:
+			c := a.b[i]
+			switch {
+			case c == 0x00 || c == 0x20 || c == 0xCC || c == 0xFF:
+				q += 12
+			case c|0x20 >= 'a' && c|0x20 <= 'z':
+				q += 18
+			default:
+				q += 20
+			}
+			if !seen.Has(c) {
+				seen.Add(c)
+				unique++
+			}
+		}
+	}
+	if unique == 1 && (seen.Has(0x00) || seen.Has(0x20) || seen.Has(0x90) || seen.Has(0xCC) || seen.Has(0xFF)) {
+		q -= 10 * a.n
+	} else {
+		q += 2 * unique
+	}
+	return yMaxAtomQuality - 22*yMaxAtom + q
+}
+
+// trim drops unknown bytes (mask 00) at both ends and returns how many
+// were dropped at the start. When unknown bytes are at least as many as
+// known ones, only the first known byte is kept.
+func (a *yatom) trim() int {
+	left := 0
+	for left < a.n && a.m[left] == 0 {
+		left++
+	}
+	for a.n > left && a.m[a.n-1] == 0 {
+		a.n--
+	}
+	a.n -= left
+	if a.n == 0 {
+		return 0
+	}
+	known, unknown := 0, 0
+	for i := 0; i < a.n; i++ {
+		switch a.m[left+i] {
+		case 0xFF:
+			known++
+		case 0x00:
+			unknown++
+		}
+	}
+	if unknown >= known {
+		a.n = 1
+	}
+	if left == 0 {
+		return 0
+	}
+	for i := 0; i+left < yMaxAtom; i++ {
+		a.b[i], a.m[i] = a.b[i+left], a.m[i+left]
+	}
+	return left
+}
+
+type atreeKind uint8
+
+const (
+	atLeaf atreeKind = iota
+	atOr
+	atAnd
+)
+
+type atree struct {
+	kind  atreeKind
+	atom  yatom
+	nodes [yMaxAtom]*ynode // leaf: the tree nodes of the atom's bytes
+	subs  []*atree
+}
+
+// chosen is one atom picked for the pattern with its code entry points.
+type chosen struct {
+	atom     yatom
+	fwd, bwd int32
+}
+
+type atomWalkItem struct {
+	n      *ynode
+	attach *atree // non-nil: switch the OR node leaves are added to
+}
+
+// buildAtomTree walks the tree the way yara does and returns the root OR
+// node of the atom tree.
+func buildAtomTree(root *ynode) *atree {
+	top := &atree{kind: atOr}
+	stack := []atomWalkItem{{nil, top}, {root, top}}
+	var (
+		recent    [yMaxAtom]*ynode
+		n         int
+		best      yatom
+		bestNodes [yMaxAtom]*ynode
+		bestQ     = -1
+		cur       *atree
+	)
+	window := func() yatom {
+		var a yatom
+		a.n = n
+		for i := 0; i < n; i++ {
+			a.b[i], a.m[i] = recent[i].val, recent[i].mask
+		}
+		return a
+	}
+	for len(stack) > 0 {
+		it := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if it.attach != nil {
+			if n > 0 {
+				a := window()
+				shift := a.trim()
+				leaf := &atree{kind: atLeaf}
+				if a.quality() > bestQ {
+					leaf.atom = a
+					copy(leaf.nodes[:], recent[shift:])
+				} else {
+					leaf.atom = best
+					leaf.nodes = bestNodes
+				}
+				cur.subs = append(cur.subs, leaf)
+				n = 0
+			}
+			cur = it.attach
+			bestQ = -1
+		}
+		if it.n == nil {
+			continue
+		}
+		switch y := it.n; y.op {
+		case yLit, yMasked, yAny:
+			if n < yMaxAtom {
+				recent[n] = y
+				bestNodes[n] = y
+				best.b[n], best.m[n] = y.val, y.mask
+				n++
+				best.n = n
+			} else if bestQ < yMaxAtomQuality {
+				a := window()
+				shift := a.trim()
+				if q := a.quality(); q > bestQ {
+					for i := 0; i < a.n; i++ {
+						bestNodes[i] = recent[i+shift]
+					}
+					best = a
+					bestQ = q
+				}
+				copy(recent[:], recent[1:])
+				recent[yMaxAtom-1] = y
+			}
+		case yConcat:
+			for i := len(y.subs) - 1; i >= 0; i-- {
+				stack = append(stack, atomWalkItem{y.subs[i], nil})
+			}
+		case yAlt:
+			left, right := &atree{kind: atOr}, &atree{kind: atOr}
+			cur.subs = append(cur.subs, &atree{kind: atAnd, subs: []*atree{left, right}})
+			stack = append(stack, atomWalkItem{nil, cur}, atomWalkItem{y.subs[1], right}, atomWalkItem{y.subs[0], left})
+		case yPlus:
+			stack = append(stack, atomWalkItem{nil, cur}, atomWalkItem{y.subs[0], nil})
+		case yRange:
+			stack = append(stack, atomWalkItem{nil, cur})
+			for i := 0; i < min(y.min, yMaxAtom); i++ {
+				stack = append(stack, atomWalkItem{y.subs[0], nil})
+			}
+		default:
+			stack = append(stack, atomWalkItem{nil, cur})
+		}
+	}
+	return top
+}
+
+// choose picks atoms from the tree: the best child of an OR, all
+// children of an AND (later children's atoms first, as yara lists them).
+func (t *atree) choose() ([]chosen, int) {
+	switch t.kind {
+	case atLeaf:
+		a := t.atom
+		shift := a.trim()
+		if a.n == 0 {
+			return nil, 0
+		}
+		nd := t.nodes[shift]
+		return []chosen{{atom: a, fwd: nd.fwd, bwd: nd.bwd}}, a.quality()
+	case atOr:
+		var out []chosen
+		maxQ := 0
+		for _, s := range t.subs {
+			items, q := s.choose()
+			if q > maxQ {
+				maxQ = q
+				out = items
+			}
+			if maxQ == yMaxAtomQuality {
+				break
+			}
+		}
+		return out, maxQ
+	}
+	var out []chosen
+	minQ := yMaxAtomQuality
+	for _, s := range t.subs {
+		items, q := s.choose()
+		minQ = min(minQ, q)
+		if items != nil {
+			out = append(append([]chosen(nil), items...), out...)
+		}
+	}
+	return out, minQ
+}
+
+// expandWildcards replaces atoms with masked bytes by every exact atom
+// they stand for, in yara's list order: an atom becomes itself with every
+// masked byte at its lowest value, followed by the other values of the
+// last masked byte, then of the one before, and so on, each expanded in
+// turn the same way.
+func expandWildcards(list []chosen) []chosen {
+	var out []chosen
+	for _, c := range list {
+		out = expandOne(c, out)
+	}
+	return out
+}
+
+func expandOne(c chosen, out []chosen) []chosen {
+	orig := c
+	type alt struct {
+		pos    int
+		values []byte
+	}
+	var alts []alt
+	for j := 0; j < c.atom.n; j++ {
+		var s, e, incr int
+		switch c.atom.m[j] {
+		case 0x00:
+			s, e, incr = 0, 0xFF, 1
+		case 0x0F:
+			s, e, incr = int(c.atom.b[j]), int(c.atom.b[j]|0xF0), 0x10
+		case 0xF0:
+			s, e, incr = int(c.atom.b[j]), int(c.atom.b[j]|0x0F), 1
+		default:
+			continue
+		}
+		var vs []byte
+		for v := s + incr; v <= e; v += incr {
+			vs = append(vs, byte(v))
+		}
+		alts = append(alts, alt{j, vs})
+		c.atom.b[j], c.atom.m[j] = byte(s), 0xFF
+	}
+	out = append(out, c)
+	// Clones made at the t-th masked byte have the earlier ones at their
+	// lowest value and the later ones still masked.
+	for t := len(alts) - 1; t >= 0; t-- {
+		for _, v := range alts[t].values {
+			d := orig
+			for _, a := range alts[:t] {
+				d.atom.b[a.pos], d.atom.m[a.pos] = c.atom.b[a.pos], 0xFF
+			}
+			d.atom.b[alts[t].pos], d.atom.m[alts[t].pos] = v, 0xFF
+			out = expandOne(d, out)
+		}
+	}
+	return out
+}
+
+// caseCombinations lists the other-case spellings of an atom in yara's
+// order (the atom itself is not included).
+func caseCombinations(a []byte, off int, out [][]byte) [][]byte {
+	if off+1 < len(a) {
+		out = caseCombinations(a, off+1, out)
+	}
+	c := a[off]
+	if c|0x20 >= 'a' && c|0x20 <= 'z' {
+		b := append([]byte(nil), a...)
+		b[off] ^= 0x20
+		out = append(out, b)
+		if off+1 < len(a) {
+			out = caseCombinations(b, off+1, out)
+		}
+	}
+	return out
+}
+
+// YaraAtom is an atom as yara 4.2.3 picks it for a regex or hex string,
+// with the code it runs on a hit (see Prog.YaraVerify).
+type YaraAtom struct {
+	Bytes    []byte
+	fwd, bwd int32 // bwd -1: no backward code
+	wide     bool  // a wide atom of an ascii+wide pattern
+}
+
+// yaraAtoms computes the final atom list: chosen atoms expanded, made
+// wide and case-varied as the options ask. nil means yara's zero-length
+// atom: the pattern is tried at every offset from the start of its code.
+func yaraAtoms(root *ynode, ascii, wide, nocase bool) []YaraAtom {
+	list, _ := buildAtomTree(root).choose()
+	list = expandWildcards(list)
+	var out []YaraAtom
+	for _, c := range list {
+		out = append(out, YaraAtom{Bytes: append([]byte(nil), c.atom.b[:c.atom.n]...), fwd: c.fwd, bwd: c.bwd})
+	}
+	if wide {
+		var w []YaraAtom
+		for i := len(out) - 1; i >= 0; i-- {
+			a := out[i]
+			n := min(2*len(a.Bytes), yMaxAtom)
+			b := make([]byte, n)
+			for j := 0; 2*j < n; j++ {
+				b[2*j] = a.Bytes[j]
+			}
+			w = append(w, YaraAtom{Bytes: b, fwd: a.fwd, bwd: a.bwd, wide: true})
+		}
+		if ascii {
+			out = append(out, w...)
+		} else {
+			out = w
+		}
+	}
+	if nocase {
+		// yara prepends each variant to its list: reversed order.
+		var cs []YaraAtom
+		for _, a := range out {
+			for _, b := range caseCombinations(a.Bytes, 0, nil) {
+				cs = append(cs, YaraAtom{Bytes: b, fwd: a.fwd, bwd: a.bwd, wide: a.wide})
+			}
+		}
+		for i := len(cs) - 1; i >= 0; i-- {
+			out = append(out, cs[i])
+		}
+	}
+	return out
+}

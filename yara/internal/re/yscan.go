@@ -1,0 +1,136 @@
+package re
+
+import (
+	"sort"
+	"sync"
+)
+
+// yscratch is the per-call state of the yara matchers.
+type yscratch struct {
+	vm   yvm
+	fast yfast
+}
+
+var yscratchPool = sync.Pool{New: func() any { return new(yscratch) }}
+
+// YaraAtoms returns the atoms yara 4.2.3 searches for the pattern, in
+// the order yara lists them (which decides the verification order of
+// atoms found at the same place). nil means yara's zero-length atom: the
+// pattern is verified at every offset (YaraVerify with atom -1). The
+// slice must not be modified.
+func (p *Prog) YaraAtoms() []YaraAtom { return p.y.atoms }
+
+// YaraGreedy reports whether, as in yara, a later match at an offset
+// replaces an earlier one (a regex with greedy quantifiers); otherwise
+// the first match at an offset stays.
+func (p *Prog) YaraGreedy() bool { return p.y.greedy }
+
+// YaraVerify does what yara does when atom i (-1: the zero-length atom)
+// is found at data[pos]: it runs the code after the atom forwards and,
+// when the atom is not at the start of the pattern, the code before it
+// backwards, and calls found for every match, in yara's order (one per
+// way the backward code matches). wide tells whether the match is the
+// wide form. The only error is ErrTooManyFibers.
+func (p *Prog) YaraVerify(data []byte, i, pos int, found func(start, n int, wide bool)) error {
+	if pos < 0 || pos >= len(data) {
+		return nil
+	}
+	y := p.y
+	fwd, bwd := y.root, int32(-1)
+	if i >= 0 {
+		a := &y.atoms[i]
+		fwd, bwd = a.fwd, a.bwd
+	}
+	s := yscratchPool.Get().(*yscratch)
+	defer yscratchPool.Put(s)
+	run := func(code []yinst, pc int32, backwards, wide, exhaustive bool, cb func(int)) (int, error) {
+		if y.fast {
+			return s.fast.exec(code, pc, data, pos, backwards, exhaustive, cb), nil
+		}
+		m := &s.vm
+		m.code, m.data, m.p, m.backwards = code, data, pos, backwards
+		m.cs = 1
+		if wide {
+			m.cs = 2
+		}
+		n := m.exec(pc, exhaustive, cb)
+		m.data = nil
+		return n, m.err
+	}
+	n, wide := -1, false
+	var err error
+	if !y.wide {
+		if n, err = run(y.fwd, fwd, false, false, false, nil); err != nil {
+			return err
+		}
+	}
+	if n < 0 && (y.wide || y.both) {
+		wide = true
+		if n, err = run(y.fwd, fwd, false, true, false, nil); err != nil {
+			return err
+		}
+	}
+	if n < 0 || (n == 0 && bwd < 0) {
+		return nil
+	}
+	if bwd < 0 {
+		found(pos, n, wide)
+		return nil
+	}
+	_, err = run(y.bwd, bwd, true, wide, true, func(back int) {
+		found(pos-back, back+n, wide)
+	})
+	return err
+}
+
+// YaraMatch is one match of a pattern.
+type YaraMatch struct {
+	Start, Len int
+	Wide       bool
+}
+
+// YaraScan finds the matches of the pattern in data the way yara 4.2.3
+// scans for one string: every atom occurrence in yara's order (by end
+// offset, longer atoms first, later-listed atoms first), verified with
+// YaraVerify, a match at an offset already matched replacing the old one
+// only for greedy regexes. Matches are sorted by offset. ScanAll is
+// meant for tests and for patterns alone; the rule engine runs its own
+// atom automaton and calls YaraVerify.
+func (p *Prog) YaraScan(data []byte) ([]YaraMatch, error) {
+	got := map[int]YaraMatch{}
+	add := func(start, n int, wide bool) {
+		if _, ok := got[start]; ok && !p.y.greedy {
+			return
+		}
+		got[start] = YaraMatch{start, n, wide}
+	}
+	atoms := p.y.atoms
+	if len(atoms) == 0 {
+		for pos := range data {
+			if err := p.YaraVerify(data, -1, pos, add); err != nil {
+				return nil, err
+			}
+		}
+	} else {
+		byBytes := map[string][]int{}
+		for i, a := range atoms {
+			byBytes[string(a.Bytes)] = append(byBytes[string(a.Bytes)], i)
+		}
+		for end := 1; end <= len(data); end++ {
+			for l := min(end, yMaxAtom); l >= 1; l-- {
+				idx := byBytes[string(data[end-l:end])]
+				for k := len(idx) - 1; k >= 0; k-- {
+					if err := p.YaraVerify(data, idx[k], end-l, add); err != nil {
+						return nil, err
+					}
+				}
+			}
+		}
+	}
+	out := make([]YaraMatch, 0, len(got))
+	for _, m := range got {
+		out = append(out, m)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Start < out[j].Start })
+	return out, nil
+}
