@@ -19,6 +19,8 @@ func TestImportDirection(t *testing.T) {
 		"vigil/yara/module": {"vigil/"},
 		// The library never depends on the command line.
 		"vigil/yara": {"vigil/internal/"},
+		// The scanning layer serves the CLI and the agent; it knows neither.
+		"vigil/scan": {"vigil/internal/"},
 	}
 	for pkg, bans := range forbidden {
 		out, err := exec.Command("go", "list", "-deps", "-f", "{{.ImportPath}}", pkg).Output()

@@ -2,4 +2,8 @@ module vigil
 
 go 1.26.8
 
-require github.com/spf13/pflag v1.0.10
+require (
+	github.com/klauspost/compress v1.20.4
+	github.com/spf13/pflag v1.0.10
+	github.com/ulikunitz/xz v0.5.17
+)

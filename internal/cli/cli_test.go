@@ -110,7 +110,8 @@ func TestCompileThenScan(t *testing.T) {
 	}
 	// Once compiled, the rules no longer need the include file.
 	must(t, os.RemoveAll(filepath.Join(dir, "inc")))
-	for _, flags := range [][]string{{"-e", "-g", "-m"}, {"-e", "-L"}, {"-c"}, {"-n", "-e"}} {
+	// -s checks that hex strings still print as hex bytes without sources.
+	for _, flags := range [][]string{{"-e", "-g", "-m"}, {"-e", "-L"}, {"-c"}, {"-n", "-e"}, {"-s"}, {"-n", "-s"}} {
 		code, got, stderr := run(t, "", append(append([]string{"scan", "-C"}, flags...), "rules.vgc", "in")...)
 		writeFiles(t, dir, map[string]string{"inc/i.yar": `rule Inc { strings: $a = "hello" condition: $a }`})
 		wantCode, want := yaraOutput(t, dir, append(flags, "-d", "n=3", "a.yar", "ns:b.yar", "in")...)
@@ -376,7 +377,7 @@ func TestScanFlagsNotInYara(t *testing.T) {
 	if code != 0 || out != "number of rules                    : 2\nHello in\n" {
 		t.Errorf("-S: exit %d, %q", code, out)
 	}
-	for _, args := range [][]string{{"-D"}, {"-x", "pe=in"}, {"-p", "0"}, {"-p", "33"}} {
+	for _, args := range [][]string{{"-D", "--json"}, {"-x", "pe=in"}, {"-p", "0"}, {"-p", "33"}} {
 		code, out, stderr := run(t, "", append(append([]string{"scan"}, args...), "r.yar", "in")...)
 		if code != 1 || out != "" || stderr == "" {
 			t.Errorf("scan %q: exit %d, stdout %q, stderr %q; want 1, nothing, an error", args, code, out, stderr)

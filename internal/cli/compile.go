@@ -53,7 +53,7 @@ func (e *env) compile(args []string) int {
 			return exitError
 		}
 	}
-	addErr, ok := e.addRuleFiles(c, fs.Args(), nil)
+	addErr, ok := e.addRuleFiles(c, fs.Args())
 	if !ok {
 		return exitError
 	}

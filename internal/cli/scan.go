@@ -58,6 +58,7 @@ type scanOptions struct {
 	// Vigil's own.
 	json    bool
 	builtin bool
+	vigil   vigilScanOptions // scan_archive.go
 }
 
 func newScanFlags(o *scanOptions) *pflag.FlagSet {
@@ -80,7 +81,7 @@ func newScanFlags(o *scanOptions) *pflag.FlagSet {
 	fs.BoolVarP(&o.noFollow, "no-follow-symlinks", "N", false, "do not follow symlinks when scanning")
 	fs.BoolVarP(&o.noWarnings, "no-warnings", "w", false, "disable warnings")
 	fs.BoolVarP(&o.printMeta, "print-meta", "m", false, "print metadata")
-	fs.BoolVarP(&o.printModuleData, "print-module-data", "D", false, "print module data (not supported yet)")
+	fs.BoolVarP(&o.printModuleData, "print-module-data", "D", false, "print module data")
 	fs.BoolVarP(&o.printNamespace, "print-namespace", "e", false, "print rules' namespace")
 	fs.BoolVarP(&o.printStats, "print-stats", "S", false, "print rules' statistics")
 	fs.BoolVarP(&o.printStrings, "print-strings", "s", false, "print matching strings")
@@ -96,6 +97,7 @@ func newScanFlags(o *scanOptions) *pflag.FlagSet {
 	fs.BoolVarP(&o.version, "version", "v", false, "show version information")
 	fs.BoolVar(&o.json, "json", false, "print one JSON object per file with matches or errors")
 	fs.BoolVar(&o.builtin, "builtin-rules", false, "scan with vigil's built-in example rules")
+	addVigilScanFlags(fs, &o.vigil)
 	fs.VisitAll(func(f *pflag.Flag) {
 		if f.Value.Type() != "stringArray" {
 			f.Value = &onceValue{Value: f.Value, flag: f}
@@ -133,7 +135,7 @@ func (v *onceValue) Set(s string) error {
 // scanHelpRows is the option list of `vigil scan --help`, in yara's layout:
 // yara's options in yara's order, then vigil's own.
 func scanHelpRows() [][2]string {
-	return [][2]string{
+	return append([][2]string{
 		{"     --atom-quality-table=FILE", "path to a file with the atom quality table (ignored)"},
 		{"-C,  --compiled-rules", "load compiled rules (made by `vigil compile`)"},
 		{"-c,  --count", "print only number of matches"},
@@ -150,7 +152,7 @@ func scanHelpRows() [][2]string {
 		{"-N,  --no-follow-symlinks", "do not follow symlinks when scanning"},
 		{"-w,  --no-warnings", "disable warnings"},
 		{"-m,  --print-meta", "print metadata"},
-		{"-D,  --print-module-data", "print module data (not supported yet)"},
+		{"-D,  --print-module-data", "print module data"},
 		{"-e,  --print-namespace", "print rules' namespace"},
 		{"-S,  --print-stats", "print rules' statistics (number of rules only)"},
 		{"-s,  --print-strings", "print matching strings"},
@@ -166,7 +168,7 @@ func scanHelpRows() [][2]string {
 		{"-v,  --version", "show version information"},
 		{"     --json", "print one JSON object per line per file with matches or errors"},
 		{"     --builtin-rules", "use vigil's built-in example rules instead of RULES_FILE"},
-	}
+	}, vigilScanHelpRows()...)
 }
 
 const scanUsage = "Usage: vigil scan [OPTION]... [NAMESPACE:]RULES_FILE... FILE | DIR"
@@ -240,23 +242,19 @@ func (e *env) scan(args []string) int {
 		fmt.Fprintf(e.stderr, "vigil scan: -x/--module-data is not supported yet\n")
 		return exitError
 	}
-	if o.printModuleData {
-		fmt.Fprintf(e.stderr, "vigil scan: -D/--print-module-data is not supported yet\n")
-		return exitError
-	}
-	if o.json && (o.count || o.negate) {
-		fmt.Fprintf(e.stderr, "vigil scan: --json cannot be combined with -c or -n\n")
+	if o.json && (o.count || o.negate || o.printModuleData) {
+		fmt.Fprintf(e.stderr, "vigil scan: --json cannot be combined with -c, -n or -D\n")
 		return exitError
 	}
 	defs := parseDefines(o.defines, e.stderr)
-	rs, hex, ok := e.scanRules(o, pos[:len(pos)-1], defs)
+	rs, ok := e.scanRules(o, pos[:len(pos)-1], defs)
 	if !ok {
 		return exitError
 	}
 	if o.printStats {
 		fmt.Fprintf(e.stdout, "number of rules                    : %d\n", len(rs.Info()))
 	}
-	r := newScanRun(e, o, rs, hex, defs)
+	r := newScanRun(e, o, rs, defs)
 	return r.run(pos[len(pos)-1])
 }
 

@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"vigil/yara"
+	"vigil/yara/module"
 )
 
 // reported is a rule as yara's scanner reports it to the command line's
@@ -91,6 +92,11 @@ func (r *scanRun) visit(res *yara.Result, show func(*yara.MatchRule)) int {
 // holds r.mu; the whole block goes out in one write.
 func (r *scanRun) printText(path string, res *yara.Result) {
 	var b bytes.Buffer
+	// yara loads (and with -D prints) every imported module before it
+	// evaluates the conditions that log console messages.
+	for _, m := range res.Modules {
+		_ = module.Dump(&b, m.Name, m.Type, m.Value)
+	}
 	for _, line := range res.Console {
 		b.WriteString(line)
 		b.WriteByte('\n')
@@ -144,7 +150,6 @@ func (r *scanRun) formatRule(b *bytes.Buffer, path string, rule *yara.MatchRule)
 		return
 	}
 	for _, s := range rule.Strings {
-		hex := r.hex.isHex(rule.Namespace, rule.Name, s.ID)
 		for _, m := range s.Matches {
 			data := m.Data
 			if len(data) > m.Length {
@@ -163,7 +168,7 @@ func (r *scanRun) formatRule(b *bytes.Buffer, path string, rule *yara.MatchRule)
 			b.WriteString(s.ID)
 			if r.o.printStrings {
 				b.WriteString(": ")
-				if hex {
+				if s.Hex {
 					writeHexData(b, data)
 				} else {
 					writeTextData(b, data)

@@ -49,28 +49,25 @@ func (e *env) compiledRules(o *scanOptions, files []string, defs []define) (rule
 
 // scanRules compiles (or, with -C, loads) the rules of a scan. On failure
 // it has printed the reason and returns ok=false.
-func (e *env) scanRules(o *scanOptions, files []string, defs []define) (ruleSet, hexIndex, bool) {
+func (e *env) scanRules(o *scanOptions, files []string, defs []define) (ruleSet, bool) {
 	if o.compiled {
-		rs, ok := e.compiledRules(o, files, defs)
-		return rs, nil, ok
+		return e.compiledRules(o, files, defs)
 	}
 	c := e.eng.newCompiler()
 	for _, d := range defs {
 		if err := c.DefineVariable(d.name, d.value); err != nil {
 			fmt.Fprintf(e.stderr, "error: %v\n", err)
-			return nil, nil, false
+			return nil, false
 		}
 	}
-	hex := hexIndex{}
 	var addErr error
 	if o.builtin {
 		addErr = c.AddSource(builtinRulesName, builtinRules, "")
-		hex.addSource(builtinRulesName, builtinRules, "")
 	}
 	if addErr == nil {
 		var ok bool
-		if addErr, ok = e.addRuleFiles(c, files, hex); !ok {
-			return nil, nil, false
+		if addErr, ok = e.addRuleFiles(c, files); !ok {
+			return nil, false
 		}
 	}
 	diags := c.Diagnostics()
@@ -80,10 +77,10 @@ func (e *env) scanRules(o *scanOptions, files []string, defs []define) (ruleSet,
 		if !errors.As(addErr, &ce) {
 			fmt.Fprintf(e.stderr, "error: %v\n", addErr)
 		}
-		return nil, nil, false
+		return nil, false
 	}
 	if errs > 0 || (o.failOnWarnings && warns > 0) {
-		return nil, nil, false
+		return nil, false
 	}
 	rs, err := c.Rules()
 	if err != nil {
@@ -94,17 +91,16 @@ func (e *env) scanRules(o *scanOptions, files []string, defs []define) (ruleSet,
 		} else {
 			fmt.Fprintf(e.stderr, "error: %v\n", err)
 		}
-		return nil, nil, false
+		return nil, false
 	}
-	return rs, hex, true
+	return rs, true
 }
 
 // addRuleFiles adds rule-file arguments to c: "NS:FILE" puts a file in a
 // namespace, "-" reads standard input. Like yara it stops after the first
 // file with errors and returns the compiler's error for it. ok is false
-// when a file could not be read (the message is printed). hex, when not
-// nil, indexes the hex strings of the files.
-func (e *env) addRuleFiles(c compiler, files []string, hex hexIndex) (addErr error, ok bool) {
+// when a file could not be read (the message is printed).
+func (e *env) addRuleFiles(c compiler, files []string) (addErr error, ok bool) {
 	for _, arg := range files {
 		ns, name := splitNamespace(arg, fileExists)
 		if name == "-" {
@@ -114,7 +110,6 @@ func (e *env) addRuleFiles(c compiler, files []string, hex hexIndex) (addErr err
 				return nil, false
 			}
 			addErr = c.AddSource("-", src, ns)
-			hex.addSource("-", src, ns)
 		} else {
 			f, err := os.Open(name)
 			if err != nil {
@@ -123,7 +118,6 @@ func (e *env) addRuleFiles(c compiler, files []string, hex hexIndex) (addErr err
 			}
 			f.Close()
 			addErr = c.AddFile(name, ns)
-			hex.addFile(name, ns)
 		}
 		if addErr != nil {
 			return addErr, true

@@ -19,7 +19,6 @@ type scanRun struct {
 	e     *env
 	o     *scanOptions
 	rules ruleSet
-	hex   hexIndex
 	defs  []define // set on each scanner when the rules were loaded (-C)
 	order map[string]int
 
@@ -31,8 +30,8 @@ type scanRun struct {
 	total int64      // matching rules reported so far, for -l
 }
 
-func newScanRun(e *env, o *scanOptions, rs ruleSet, hex hexIndex, defs []define) *scanRun {
-	r := &scanRun{e: e, o: o, rules: rs, hex: hex, order: map[string]int{}}
+func newScanRun(e *env, o *scanOptions, rs ruleSet, defs []define) *scanRun {
+	r := &scanRun{e: e, o: o, rules: rs, order: map[string]int{}}
 	if o.compiled {
 		r.defs = defs
 	}
@@ -61,6 +60,9 @@ func (r *scanRun) run(target string) int {
 		ctx, cancel := context.WithDeadline(r.e.ctx, r.deadline)
 		defer cancel()
 		r.ctx = ctx
+	}
+	if r.o.vigil.set {
+		return r.runLayered(target, targetIsDir) // scan_archive.go
 	}
 	switch {
 	case r.o.scanList && targetIsDir:
@@ -190,6 +192,7 @@ func (r *scanRun) scanOne(s scanner, path string) bool {
 		Timeout:            remaining,
 		FastMode:           r.o.fast,
 		CollectNotMatching: r.o.negate || r.o.limit != 0,
+		CollectModuleData:  r.o.printModuleData,
 	})
 	res, err := s.ScanFile(r.ctx, path)
 	if err == nil && res != nil && len(res.Warnings) > 0 && r.o.failOnWarnings && !r.o.noWarnings {
