@@ -2,8 +2,9 @@
 // cmd/vigil only passes it the process's arguments and standard streams.
 //
 // Subcommands live one per file: scan (a drop-in for the yara 4.2.3 command
-// line), check, compile, version and help. The package keeps no global
-// state and never exits the process; every command returns its exit code.
+// line), watch, quarantine, check, compile, version and help. The package
+// keeps no global state and never exits the process; every command returns
+// its exit code.
 package cli
 
 import (
@@ -47,6 +48,8 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"scan", "scan files with YARA rules (yara 4.2.3 compatible)", (*env).scan},
+		{"watch", "scan files as they are created or modified", (*env).watch},
+		{"quarantine", "list, restore or delete quarantined files", (*env).quarantineCmd},
 		{"check", "compile rule files and report every error and warning", (*env).check},
 		{"compile", "compile rule files into a file for `vigil scan -C`", (*env).compile},
 		{"version", "print the version", (*env).version},
@@ -78,7 +81,7 @@ func (e *env) run(args []string) int {
 func (e *env) usage(w io.Writer) {
 	fmt.Fprintf(w, "Vigil, a YARA-compatible rule engine and scanner.\n\nUsage: vigil COMMAND [ARGUMENT]...\n\nCommands:\n")
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintf(w, "\nRun 'vigil help COMMAND' or 'vigil COMMAND --help' for a command's options.\n")
 }

@@ -56,9 +56,11 @@ type scanOptions struct {
 	stackSize        int64
 
 	// Vigil's own.
-	json    bool
-	builtin bool
-	vigil   vigilScanOptions // scan_archive.go
+	json       bool
+	builtin    bool
+	vigil      vigilScanOptions // scan_archive.go
+	quarantine string           // quarantine.go
+	noProgress bool             // progress.go
 }
 
 func newScanFlags(o *scanOptions) *pflag.FlagSet {
@@ -73,7 +75,7 @@ func newScanFlags(o *scanOptions) *pflag.FlagSet {
 	fs.BoolVarP(&o.fast, "fast-scan", "f", false, "fast matching mode")
 	fs.BoolVarP(&o.help, "help", "h", false, "show this help and exit")
 	fs.StringArrayVarP(&o.identifiers, "identifier", "i", nil, "print only rules named IDENTIFIER")
-	fs.Int64Var(&o.maxChunk, "max-process-memory-chunk", 1073741824, "ignored: vigil does not scan processes")
+	fs.Int64Var(&o.maxChunk, "max-process-memory-chunk", 1073741824, "set maximum chunk size while reading process memory")
 	fs.Int64VarP(&o.limit, "max-rules", "l", 0, "abort scanning after matching a NUMBER of rules")
 	fs.Int64Var(&o.maxStrings, "max-strings-per-rule", 10000, "set maximum number of strings per rule (ignored)")
 	fs.StringArrayVarP(&o.moduleData, "module-data", "x", nil, "pass FILE's content as extra data to MODULE (not supported yet)")
@@ -98,6 +100,8 @@ func newScanFlags(o *scanOptions) *pflag.FlagSet {
 	fs.BoolVar(&o.json, "json", false, "print one JSON object per file with matches or errors")
 	fs.BoolVar(&o.builtin, "builtin-rules", false, "scan with vigil's built-in example rules")
 	addVigilScanFlags(fs, &o.vigil)
+	fs.Var(&setValue{Value: newStringValue(&o.quarantine), set: &o.vigil.set}, "quarantine", "move matching files into the quarantine store DIR")
+	fs.BoolVar(&o.noProgress, "no-progress", false, "no progress display on a terminal")
 	fs.VisitAll(func(f *pflag.Flag) {
 		if f.Value.Type() != "stringArray" {
 			f.Value = &onceValue{Value: f.Value, flag: f}
@@ -144,7 +148,7 @@ func scanHelpRows() [][2]string {
 		{"-f,  --fast-scan", "fast matching mode"},
 		{"-h,  --help", "show this help and exit"},
 		{"-i,  --identifier=IDENTIFIER", "print only rules named IDENTIFIER"},
-		{"     --max-process-memory-chunk=NUMBER", "ignored: vigil does not scan processes"},
+		{"     --max-process-memory-chunk=NUMBER", "set maximum chunk size while reading process memory (default=1073741824)"},
 		{"-l,  --max-rules=NUMBER", "abort scanning after matching a NUMBER of rules"},
 		{"     --max-strings-per-rule=NUMBER", "set maximum number of strings per rule (ignored)"},
 		{"-x,  --module-data=MODULE=FILE", "pass FILE's content as extra data to MODULE (not supported yet)"},
@@ -168,7 +172,9 @@ func scanHelpRows() [][2]string {
 		{"-v,  --version", "show version information"},
 		{"     --json", "print one JSON object per line per file with matches or errors"},
 		{"     --builtin-rules", "use vigil's built-in example rules instead of RULES_FILE"},
-	}, vigilScanHelpRows()...)
+	}, append(vigilScanHelpRows(),
+		[2]string{"     --quarantine=DIR", "move matching files (archives with a matching member) into DIR"},
+		[2]string{"     --no-progress", "no progress display on standard error, even on a terminal"})...)
 }
 
 const scanUsage = "Usage: vigil scan [OPTION]... [NAMESPACE:]RULES_FILE... FILE | DIR"

@@ -213,6 +213,7 @@ func (r *scanRun) runLayered(target string, targetIsDir bool) int {
 	r.dirMode = targetIsDir || r.o.scanList || opts.Archives
 	failed := false
 	sum, err := scan.Run(r.ctx, opts, roots, r.layerScanner, func(ev scan.Event) {
+		r.onEvent(ev) // scan_run.go: progress, quarantine
 		if !r.printEvent(ev) && ev.Depth == 0 {
 			failed = true
 		}
@@ -221,10 +222,11 @@ func (r *scanRun) runLayered(target string, targetIsDir bool) int {
 		fmt.Fprintf(r.e.stderr, "error: %v\n", err)
 		return exitError
 	}
+	quarFailed := r.quar != nil && !r.quar.run(r) // quarantine.go
 	if r.o.vigil.summary {
 		r.printSummary(&sum)
 	}
-	if failed && !targetIsDir && !r.o.scanList {
+	if failed && !targetIsDir && !r.o.scanList || quarFailed {
 		return exitError
 	}
 	return exitOK

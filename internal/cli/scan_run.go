@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"vigil/scan"
 	"vigil/yara"
 )
 
@@ -28,6 +29,9 @@ type scanRun struct {
 
 	mu    sync.Mutex // guards total and the output streams
 	total int64      // matching rules reported so far, for -l
+
+	prog *progress      // progress display on a terminal, or nil (progress.go)
+	quar *quarantineSet // --quarantine, or nil (quarantine.go)
 }
 
 func newScanRun(e *env, o *scanOptions, rs ruleSet, defs []define) *scanRun {
@@ -60,6 +64,19 @@ func (r *scanRun) run(target string) int {
 		ctx, cancel := context.WithDeadline(r.e.ctx, r.deadline)
 		defer cancel()
 		r.ctx = ctx
+	}
+	if pid, ok := processTarget(target); ok && !r.o.scanList {
+		return r.runProcess(target, pid) // procmem.go
+	}
+	r.prog = newProgress(r.e.stderr, r.o.noProgress)
+	if r.prog != nil {
+		e := *r.e
+		e.stdout, e.stderr = r.prog.guard(e.stdout), r.prog.guard(e.stderr)
+		r.e = &e
+		defer r.prog.finish()
+	}
+	if r.o.quarantine != "" {
+		r.quar = &quarantineSet{dir: r.o.quarantine}
 	}
 	if r.o.vigil.set {
 		return r.runLayered(target, targetIsDir) // scan_archive.go
@@ -195,6 +212,13 @@ func (r *scanRun) scanOne(s scanner, path string) bool {
 		CollectModuleData:  r.o.printModuleData,
 	})
 	res, err := s.ScanFile(r.ctx, path)
+	if r.prog != nil {
+		size := int64(-1)
+		if fi, err := os.Stat(path); err == nil {
+			size = fi.Size()
+		}
+		r.prog.file(path, size)
+	}
 	if err == nil && res != nil && len(res.Warnings) > 0 && r.o.failOnWarnings && !r.o.noWarnings {
 		err = fmt.Errorf("%w: %s", errWarning, res.Warnings[0])
 	}
@@ -235,4 +259,15 @@ func (r *scanRun) printError(path string, err error) {
 		writeJSONLine(r.e.stdout, jsonFile{Path: path, Error: msg})
 	}
 	fmt.Fprintf(r.e.stderr, "error scanning %s: %s\n", path, msg)
+}
+
+// onEvent is called for every event of a layered scan (scan_archive.go),
+// before it is printed: it feeds the progress display and --quarantine.
+func (r *scanRun) onEvent(ev scan.Event) {
+	if ev.Depth == 0 {
+		r.prog.file(ev.Path, ev.Size)
+	}
+	if r.quar != nil {
+		r.quar.note(r, ev)
+	}
 }

@@ -33,7 +33,7 @@ func (e *env) help(args []string) int {
 		return exitOK
 	}
 	switch args[0] {
-	case "scan", "check", "compile":
+	case "scan", "watch", "quarantine", "check", "compile":
 		for _, c := range commands() {
 			if c.name == args[0] {
 				return c.run(e, []string{"--help"})
