@@ -163,7 +163,8 @@ func (rc *ruleCtx) member(e *syntax.Member) cexpr {
 		return bad
 	}
 	if f.Type.Kind == module.KindFunc {
-		return cexpr{t: tFunc, mt: f.Type, pos: e.Pos, cs: e.Name}
+		// o keeps the struct the function hangs off, for Context.Parent.
+		return cexpr{t: tFunc, mt: f.Type, pos: e.Pos, cs: e.Name, o: x.o}
 	}
 	parent := x.o
 	name := e.Name
@@ -306,6 +307,7 @@ func (rc *ruleCtx) call(e *syntax.Call) cexpr {
 		getters[i] = argGetter(a, chosen.Args[i])
 	}
 	impl := chosen.Impl
+	parent := fn.o
 	get := func(st *scanState) (any, bool) {
 		vals := make([]module.Value, len(getters))
 		for i, g := range getters {
@@ -317,6 +319,12 @@ func (rc *ruleCtx) call(e *syntax.Call) cexpr {
 		}
 		if impl == nil {
 			return nil, false
+		}
+		st.mctx.Parent = nil
+		if parent != nil {
+			if p, ok := parent(st); ok {
+				st.mctx.Parent, _ = p.(*module.Struct)
+			}
 		}
 		r := impl(&st.mctx, vals)
 		return r, r != nil

@@ -46,9 +46,9 @@ rule b { condition: console.hex(255) or console.log("never") }`)
 }
 
 func TestUnknownModuleNamed(t *testing.T) {
-	_, err := Compile(`import "pe" rule r { condition: true }`)
-	if err == nil || !strings.Contains(err.Error(), `"pe"`) {
-		t.Errorf("got %v, want an error naming pe", err)
+	_, err := Compile(`import "cuckoo" rule r { condition: true }`)
+	if err == nil || !strings.Contains(err.Error(), `"cuckoo"`) {
+		t.Errorf("got %v, want an error naming cuckoo", err)
 	}
 }
 

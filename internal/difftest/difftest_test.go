@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -116,8 +118,9 @@ func TestCorpus(t *testing.T) {
 	if _, err := os.Stat(*flagCorpus); err != nil {
 		t.Skipf("no rule corpus at %s: %v", *flagCorpus, err)
 	}
-	rep, err := RunCorpus(y, VigilEngine{}, CorpusOptions{RulesDir: *flagCorpus, Files: corpusFiles,
-		Generated: 200, Seed: *flagSeed, SkipImports: []string{"pe", "elf", "dotnet", "magic", "cuckoo"}})
+	files := append(append([]string(nil), corpusFiles...), windowsSamples(t)...)
+	rep, err := RunCorpus(y, VigilEngine{}, CorpusOptions{RulesDir: *flagCorpus, Files: files,
+		Generated: 200, Seed: *flagSeed, SkipImports: []string{"magic", "cuckoo"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,6 +130,37 @@ func TestCorpus(t *testing.T) {
 			t.Errorf("%s", m)
 		}
 	}
+}
+
+// windowsSamples builds a small Go program as Windows PE files (amd64 and
+// 386) so the corpus's pe rules have real PE input. It returns no files
+// when the go command is unavailable.
+func windowsSamples(t *testing.T) []string {
+	t.Helper()
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		t.Logf("no go command, no PE samples: %v", err)
+		return nil
+	}
+	dir := t.TempDir()
+	src := filepath.Join(dir, "main.go")
+	prog := "package main\n\nimport \"fmt\"\n\nfunc main() { fmt.Println(\"vigil sample\") }\n"
+	if err := os.WriteFile(src, []byte(prog), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, arch := range []string{"amd64", "386"} {
+		exe := filepath.Join(dir, "sample-"+arch+".exe")
+		cmd := exec.Command(gobin, "build", "-o", exe, src)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "GOOS=windows", "GOARCH="+arch, "CGO_ENABLED=0", "GO111MODULE=off")
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Logf("building a %s PE sample: %v\n%s", arch, err, b)
+			continue
+		}
+		out = append(out, exe)
+	}
+	return out
 }
 
 func TestUnquoteYara(t *testing.T) {

@@ -87,6 +87,11 @@ type Context struct {
 	// Cache lets functions memoize results within one scan (for example a
 	// hash of the whole file). It is reset for every scan.
 	Cache map[any]any
+
+	// Parent is the struct a function was reached through, set for each
+	// call: for pe.signatures[0].valid_on(t) it is pe.signatures[0]. It is
+	// nil when that struct is undefined.
+	Parent *Struct
 }
 
 // Module is one YARA module.

@@ -9,6 +9,7 @@ import (
 	"vigil/yara/modules/elf"
 	"vigil/yara/modules/hash"
 	"vigil/yara/modules/math"
+	"vigil/yara/modules/pe"
 	"vigil/yara/modules/time"
 )
 
@@ -21,6 +22,7 @@ func Builtin() map[string]*module.Module {
 		elf.Module(),
 		hash.Module(),
 		math.Module(),
+		pe.Module(),
 		time.Module(),
 	} {
 		m[mod.Name] = mod
