@@ -24,12 +24,16 @@ type matcher struct {
 	r          *Rules
 	fast       bool
 	maxMatches int
-	offIdx     map[offKey]int // yara-verified strings: match index by offset
+	offIdx     map[offKey]int                // yara-verified strings: match index by offset
+	found      func(start, n int, wide bool) // m.foundYara
+	vData      []byte                        // verifyYara's data and variant
+	vVar       *variant
 	warned     []bool
 	touched    []int // strings with matches in this scan
 	// pieces holds the matches of chained hex pieces, by variant.
 	pieces       map[*variant][]matchRec
 	pieceTouched []*variant
+	pieceSeq     int32 // piece matches found so far in this scan
 	heads        []int // head variants with piece matches in this scan
 	hitRules     []int // rules with a matching string in this scan
 	warnings     []string
@@ -49,6 +53,7 @@ func (m *matcher) matchAll(data []byte) error {
 		m.pieces[vi] = m.pieces[vi][:0]
 	}
 	m.pieceTouched = m.pieceTouched[:0]
+	m.pieceSeq = 0
 	for _, i := range m.hitRules {
 		st.ruleHit[i] = false
 	}
@@ -183,20 +188,33 @@ func (m *matcher) candidates(data []byte, p, pos int) {
 // only for greedy regexes. yara fails the scan when a pattern needs too
 // many regex fibers; so does the matcher (m.err).
 func (m *matcher) verifyYara(data []byte, v *variant, atom, pos int) {
-	err := v.prog.Verify(data, atom, pos, func(start, n int, wide bool) {
-		if v.fullword && !fullwordOK(data, start, n, wide) {
-			return
-		}
-		if v.piece || v.chain != nil {
-			m.addPiece(v, start, n)
-			return
-		}
-		m.addYara(v, start, n)
-	})
+	if m.found == nil {
+		m.found = m.foundYara // bound once: no allocation per call
+	}
+	m.vData, m.vVar = data, v
+	err := v.prog.Verify(data, atom, pos, m.found)
+	m.vData, m.vVar = nil, nil
 	if err != nil && m.err == nil {
 		sd := m.r.strings[v.str]
 		m.err = fmt.Errorf("rule %q, string %s: %w", m.r.rules[sd.rule].info.Name, sd.id, err)
 	}
+}
+
+// foundYara receives the matches of the variant verifyYara verifies.
+func (m *matcher) foundYara(start, n int, wide bool) {
+	data, v := m.vData, m.vVar
+	if v.fullword && !fullwordOK(data, start, n, wide) {
+		return
+	}
+	if v.piece || v.chain != nil {
+		// yara checks a fixed offset on the head piece of a chain.
+		if sd := m.r.strings[v.str]; v.chain != nil && sd.hasFixed && int64(start) != sd.fixedOff {
+			return
+		}
+		m.addPiece(v, start, n)
+		return
+	}
+	m.addYara(v, start, n)
 }
 
 // addYara records a match of a yara-verified string: one per offset.

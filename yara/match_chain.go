@@ -2,11 +2,14 @@ package yara
 
 import "sort"
 
-// Hex strings with jumps longer than chainThreshold are matched as a chain
-// of pieces, as yara does: every piece is found on its own, then each match
-// of the head piece is extended through the following pieces, each of
-// which must start within its gap after the previous one ends. For one head
-// offset, the chain ending earliest is the match.
+// Hex strings with jumps longer than chainThreshold, and regexes with
+// long lazy gaps, are matched as a chain of pieces, as yara does: every
+// piece is found on its own, then each match of the head piece is
+// extended through the following pieces, each of which must start within
+// its gap after the previous one ends. yara confirms a head match when
+// the first last-piece match that completes a chain from it is found, so
+// of all complete chains from one head offset, the one whose last piece
+// was found first (in scan order) gives the match's end.
 
 func (m *matcher) addPiece(v *variant, start, n int) {
 	if m.pieces == nil {
@@ -19,7 +22,10 @@ func (m *matcher) addPiece(v *variant, start, n int) {
 	if len(ps) >= m.maxMatches {
 		return
 	}
-	m.pieces[v] = append(ps, matchRec{off: int64(start), length: int32(n)})
+	// order records the discovery order: sortDedupe keeps the first
+	// match found at an offset, and chains prefer the first found end.
+	m.pieceSeq++
+	m.pieces[v] = append(ps, matchRec{off: int64(start), length: int32(n), order: m.pieceSeq})
 }
 
 func (m *matcher) resolveChains(data []byte) {
@@ -33,57 +39,109 @@ func (m *matcher) resolveChains(data []byte) {
 		if head.chain == nil {
 			continue
 		}
-		hi := head.idx
-		// memo[k][i]: earliest chain end from match i of link k's piece
-		// (-1: no chain, 0: not computed yet), so each piece match is
-		// extended once.
-		memo := make([][]int64, len(head.chain))
-		for k, l := range head.chain {
-			memo[k] = make([]int64, len(m.pieces[m.r.variants[hi+l.rel]]))
+		links := head.chain
+		// Work from the last piece back: best[j][i] is the complete
+		// chain from match i of piece j whose last piece match was found
+		// first. A segment tree over each piece's matches (by offset)
+		// answers "best chain starting in this offset range".
+		k := len(links)
+		lists := make([][]matchRec, k+1)
+		lists[0] = m.pieces[head]
+		for j, l := range links {
+			lists[j+1] = m.pieces[m.r.variants[head.idx+l.rel]]
 		}
-		for _, h := range m.pieces[head] {
-			end, ok := m.chainEnd(hi, head.chain, memo, 0, h.off+int64(h.length))
-			if !ok {
-				continue
+		next := newChainTree(lists[k], nil)
+		for j := k - 1; j >= 0; j-- {
+			vals := make([]chainBest, len(lists[j]))
+			for i, p := range lists[j] {
+				vals[i] = next.query(p.off+int64(p.length), links[j])
 			}
-			m.addResult(head, int(h.off), int(end-h.off))
+			if j == 0 {
+				for i, h := range lists[0] {
+					if vals[i].state == chainFound {
+						m.addResult(head, int(h.off), int(vals[i].end-h.off))
+					}
+				}
+				break
+			}
+			next = newChainTree(lists[j], vals)
+			if m.st.tick() {
+				return
+			}
 		}
 	}
 }
 
-// chainEnd finds the earliest end of the chain from link k on, the
-// previous piece ending at prevEnd.
-func (m *matcher) chainEnd(hi int, links []chainLink, memo [][]int64, k int, prevEnd int64) (int64, bool) {
-	if k == len(links) {
-		return prevEnd, true
+// chainBest is the complete chain chosen from one piece match.
+type chainBest struct {
+	state int8
+	end   int64 // end of the chain
+	seq   int32 // discovery order of the last piece's match
+}
+
+const chainFound = 1
+
+func (a chainBest) better(b chainBest) bool {
+	return a.state == chainFound && (b.state != chainFound || a.seq < b.seq)
+}
+
+// chainTree answers range queries over the matches of one piece, sorted
+// by offset: the best chain among those starting in an offset range.
+type chainTree struct {
+	ms   []matchRec
+	size int
+	t    []chainBest
+}
+
+// newChainTree builds the tree; vals nil means the piece is the last one
+// (each match is a complete chain ending where it ends).
+func newChainTree(ms []matchRec, vals []chainBest) *chainTree {
+	size := 1
+	for size < len(ms) {
+		size *= 2
 	}
-	l := links[k]
-	ps := m.pieces[m.r.variants[hi+l.rel]]
+	c := &chainTree{ms: ms, size: size, t: make([]chainBest, 2*size)}
+	for i, p := range ms {
+		if vals == nil {
+			c.t[size+i] = chainBest{state: chainFound, end: p.off + int64(p.length), seq: p.order}
+		} else {
+			c.t[size+i] = vals[i]
+		}
+	}
+	for i := size - 1; i >= 1; i-- {
+		a, b := c.t[2*i], c.t[2*i+1]
+		if b.better(a) {
+			a = b
+		}
+		c.t[i] = a
+	}
+	return c
+}
+
+// query returns the best chain from a match starting within l's gap
+// after prevEnd.
+func (c *chainTree) query(prevEnd int64, l chainLink) chainBest {
 	lo := prevEnd + int64(l.min)
-	i := sort.Search(len(ps), func(i int) bool { return ps[i].off >= lo })
-	best, found := int64(0), false
-	for ; i < len(ps); i++ {
-		p := ps[i]
-		if l.max >= 0 && p.off > prevEnd+int64(l.max) {
-			break
-		}
-		if found && p.off >= best {
-			break // later pieces cannot end earlier
-		}
-		e := memo[k][i]
-		if e == 0 {
-			e = -1
-			if x, ok := m.chainEnd(hi, links, memo, k+1, p.off+int64(p.length)); ok {
-				e = x
+	i := sort.Search(len(c.ms), func(i int) bool { return c.ms[i].off >= lo })
+	j := len(c.ms)
+	if l.max >= 0 {
+		hi := prevEnd + int64(l.max)
+		j = sort.Search(len(c.ms), func(i int) bool { return c.ms[i].off > hi })
+	}
+	var best chainBest
+	for a, b := i+c.size, j+c.size; a < b; a, b = a/2, b/2 {
+		if a&1 == 1 {
+			if c.t[a].better(best) {
+				best = c.t[a]
 			}
-			memo[k][i] = e
+			a++
 		}
-		if e >= 0 && (!found || e < best) {
-			best, found = e, true
-		}
-		if st := m.st; st.tick() {
-			break
+		if b&1 == 1 {
+			b--
+			if c.t[b].better(best) {
+				best = c.t[b]
+			}
 		}
 	}
-	return best, found
+	return best
 }

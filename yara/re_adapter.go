@@ -82,7 +82,35 @@ func regexVariants(r *syntax.Regexp, m syntax.Modifiers) ([]*variant, error) {
 	if err != nil {
 		return nil, err
 	}
+	if literalRegex(r.Source) {
+		// yara searches a literal regex as a text string (which differs
+		// for `ascii wide fullword`: /c/ matches "c\x00" in "cc\x00").
+		if lit, ok := n.YaraLiteral(); ok {
+			tm := m
+			tm.Nocase = nocase
+			return textVariants(lit, tm)
+		}
+	}
 	opt := re.CompileOptions{Nocase: nocase, Wide: m.Wide, ASCII: m.ASCII}
+	if pieces := re.Chain(n); len(pieces) > 1 {
+		// yara splits the regex at long lazy gaps (/a.{1,}?b/) and
+		// chains the pieces like a hex string's; the gaps are in bytes
+		// even for wide strings, and fullword applies to every piece.
+		var out []*variant
+		var gaps []chainLink
+		for i, pc := range pieces {
+			p, err := compileNode(pc.Node, opt)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, &variant{prog: p, piece: i > 0})
+			if i < len(pieces)-1 {
+				gaps = append(gaps, chainLink{rel: i + 1, min: pc.GapMin, max: pc.GapMax})
+			}
+		}
+		out[0].chain = gaps
+		return out, nil
+	}
 	p, err := compileNode(n, opt)
 	if err != nil {
 		return nil, err
@@ -105,14 +133,19 @@ type progRegexp struct{ p matchProg }
 func (r progRegexp) Match(s []byte) bool { return r.p.Find(s) }
 
 // literalPattern reports whether a hex or regex string is, to yara, a
-// literal: a hex string of plain bytes, or a regex made only of ordinary
+// literal: a hex string of plain bytes (for a chained hex string, its
+// head piece), or a regex made only of ordinary
 // characters and single-byte escapes (no class, group, alternation,
 // quantifier or anchor). yara turns those into literal strings, which
 // matters for the fixed-offset optimisation (see fixedUse).
 func literalPattern(s *syntax.StringDef) bool {
 	switch s.Kind {
 	case syntax.HexPattern:
-		for _, t := range s.Hex.Tokens {
+		// yara splits a hex string at long jumps first and decides for
+		// each piece: only the head piece matters (it carries the fixed
+		// offset of the string).
+		pieces, _ := splitHexChain(s.Hex)
+		for _, t := range pieces[0] {
 			b, ok := t.(*syntax.HexByte)
 			if !ok || b.Mask != 0xFF || b.Not {
 				return false
@@ -120,26 +153,31 @@ func literalPattern(s *syntax.StringDef) bool {
 		}
 		return true
 	case syntax.RegexString:
-		src := s.Regex.Source
-		for i := 0; i < len(src); i++ {
-			switch src[i] {
-			case '[', ']', '(', ')', '|', '*', '+', '?', '{', '}', '.', '^', '$':
-				return false
-			case '\\':
-				i++
-				if i >= len(src) {
-					return false
-				}
-				switch src[i] {
-				case 'w', 'W', 's', 'S', 'd', 'D', 'b', 'B':
-					return false
-				case 'x':
-					i += 2
-				}
-			}
-		}
-		return true
+		return literalRegex(s.Regex.Source)
 	}
 	// Text strings, except base64 ones (yara searches those as regexes).
 	return !s.Modifiers.Base64 && !s.Modifiers.Base64Wide
+}
+
+// literalRegex reports whether regex source is made only of ordinary
+// characters and single-byte escapes.
+func literalRegex(src string) bool {
+	for i := 0; i < len(src); i++ {
+		switch src[i] {
+		case '[', ']', '(', ')', '|', '*', '+', '?', '{', '}', '.', '^', '$':
+			return false
+		case '\\':
+			i++
+			if i >= len(src) {
+				return false
+			}
+			switch src[i] {
+			case 'w', 'W', 's', 'S', 'd', 'D', 'b', 'B':
+				return false
+			case 'x':
+				i += 2
+			}
+		}
+	}
+	return true
 }

@@ -22,7 +22,10 @@ type Atom struct {
 // unbounded part are capped at ScanLimit (no match is longer). Atoms
 // returns nil when no useful atom exists: the caller must then try
 // MatchAt at every offset. The returned slice must not be modified.
-func (p *Prog) Atoms() []Atom { return p.atoms }
+func (p *Prog) Atoms() []Atom {
+	p.atomsOnce.Do(func() { p.atoms = chooseAtoms(p.tree) })
+	return p.atoms
+}
 
 type candidate struct {
 	atoms []Atom

@@ -3,6 +3,7 @@ package re
 import (
 	"fmt"
 	"strings"
+	"sync"
 )
 
 // maxInsts bounds the size of a compiled program. Counted repeats are
@@ -46,18 +47,20 @@ type inst struct {
 
 // Prog is a compiled pattern. It is immutable and safe for concurrent use.
 type Prog struct {
-	insts    []inst
-	wide     bool // \b and \B look two bytes back
-	first    ByteSet
-	lit      []byte    // non-nil when the program is a plain literal
-	seq      []ByteSet // non-nil when the program is a plain sequence of classes
-	atoms    []Atom
-	minLen   int
-	maxLen   int // -1: unbounded
-	greedy   bool
-	shortest bool // hex string: the first match in input order wins
-	pool     machinePool
-	y        *yprog // yara's layout, atoms and matchers (yscan.go)
+	insts     []inst
+	wide      bool // \b and \B look two bytes back
+	first     ByteSet
+	lit       []byte    // non-nil when the program is a plain literal
+	seq       []ByteSet // non-nil when the program is a plain sequence of classes
+	atoms     []Atom
+	tree      *Node // the transformed pattern, for Atoms
+	atomsOnce sync.Once
+	minLen    int
+	maxLen    int // -1: unbounded
+	greedy    bool
+	shortest  bool // hex string: the first match in input order wins
+	pool      machinePool
+	y         *yprog // yara's layout, atoms and matchers (yscan.go)
 }
 
 // Compile compiles n with the given options.
@@ -86,8 +89,12 @@ func Compile(n *Node, opt CompileOptions) (*Prog, error) {
 	} else {
 		p.seq = classSequence(p.insts)
 	}
-	p.atoms = chooseAtoms(t)
-	p.y = compileYara(n, opt, p.greedy)
+	p.tree = t // for Atoms, computed when first asked for
+	y, err := compileYara(n, opt, p.greedy)
+	if err != nil {
+		return nil, err
+	}
+	p.y = y
 	return p, nil
 }
 
@@ -299,7 +306,7 @@ func (p *Prog) String() string {
 		}
 		b.WriteByte('\n')
 	}
-	for _, a := range p.atoms {
+	for _, a := range p.Atoms() {
 		fmt.Fprintf(&b, "atom %x [%d,%d]\n", a.Bytes, a.MinOff, a.MaxOff)
 	}
 	return b.String()

@@ -183,6 +183,39 @@ func TestDiffRegexModifiers(t *testing.T) {
 	}
 }
 
+// TestDiffRegexASCIIWide covers `ascii wide` strings, which yara matches
+// as one string: ascii first, then wide, from the same atom hit.
+func TestDiffRegexASCIIWide(t *testing.T) {
+	if !haveYara() {
+		t.Skip("yara not installed")
+	}
+	r := rand.New(rand.NewSource(8 + *diffSeed))
+	var cases []diffCase
+	for i := 0; i < *diffN/2; i++ {
+		src := genRegex(r, 0, r.Intn(3) == 0)
+		opt := CompileOptions{Nocase: r.Intn(3) == 0, Wide: true, ASCII: true}
+		def := "/" + src + "/ ascii wide"
+		if opt.Nocase {
+			def += " nocase"
+		}
+		n, err := Parse(src, Flags{})
+		if err == nil && len(Chain(n)) > 1 {
+			continue // yara matches chained pieces: the compiler's job
+		}
+		var p *Prog
+		if err == nil {
+			p, err = Compile(n, opt)
+		}
+		cases = append(cases, diffCase{def, p, err})
+	}
+	inputs := genInputs(r, 12, "aBc\x00\x00 ")
+	agree, differ := runDiff(t, cases, inputs)
+	t.Logf("regex ascii wide: %d agree, %d differ", agree, differ)
+	if float64(differ) > maxDiffRate*float64(agree+differ) {
+		t.Errorf("too many differences from yara: %d of %d (run with -re.v)", differ, agree+differ)
+	}
+}
+
 // genHex produces a random hex string and its source text.
 func genHex(r *rand.Rand, depth int) ([]syntax.HexToken, string) {
 	var toks []syntax.HexToken

@@ -33,7 +33,8 @@
 //     start a well-formed repeat (no spaces allowed) is a literal.
 //   - Rejected like yara: {n,m} with n > m and {0} / {0,0} ("bad repeat
 //     interval"); counts above MaxRepeat = 32767 ("repeat interval too
-//     large"); a quantifier with nothing to repeat or after another
+//     large"); code with more than 128 splits, counting every copy yara
+//     emits of a repeated item ("regular expression is too complex"); a quantifier with nothing to repeat or after another
 //     quantifier; `()`; an empty first alternative (`|a`, `(|a)`; `a|` is
 //     accepted); a pattern mixing greedy and lazy quantifiers ("greedy and
 //     ungreedy quantifiers can't be mixed in a regular expression").
@@ -104,8 +105,9 @@
 //   - /(a{1000}){1000}/: yara uses counter instructions for big repeats;
 //     Prog's Pike program unrolls them and is refused over maxInsts
 //     (1<<17) instructions ("regular expression too large").
-//   - yara rejects patterns with more than 128 splits ("too complex");
-//     Vigil accepts them.
+//   - A pattern whose atoms expand to more than 262144 (masked bytes,
+//     case and wide variants, over all alternatives) is rejected ("too
+//     complex"); yara accepts it and searches them all.
 //
 // TestDiffRegex, TestDiffRegexModifiers and TestDiffHex compare YaraScan
 // with yara on random patterns over a small alphabet: no difference is
@@ -115,9 +117,10 @@
 //
 // Chained patterns: yara splits a hex string at top-level jumps over
 // ChainThreshold (200) bytes, and a regex at top-level lazy `.{n,}?` /
-// `.{n,m}?` with a bound over 200, into pieces matched separately; the
-// gap is then any bytes (even \n without /s: /a.{1,}?b/ matches "a\nb"
-// in yara) and may exceed ScanLimit. A single Prog cannot express that:
+// `.{n,m}?` with a bound over 200 (not at .*? or .+?), into pieces
+// matched separately; the gap is then any bytes (even \n without /s:
+// /a.{1,}?b/ matches "a\nb" in yara), in bytes even for wide strings,
+// may exceed ScanLimit, and is at most 32767 for a regex's .{n,}?. A single Prog cannot express that:
 // Chain (and HexChain) split a Node the same way, and the rule compiler
 // matches the pieces and checks the gaps.
 //

@@ -72,7 +72,33 @@ func FuzzMatch(f *testing.F) {
 		if any && !p.Find(data) {
 			t.Fatalf("%q: MatchAt found a match, Find did not", src)
 		}
+		checkYaraScan(t, p, data)
 	})
+}
+
+// checkYaraScan checks YaraScan's invariants: matches lie in the data
+// and within ScanLimit of an atom on each side, the only error is
+// ErrTooManyFibers, and the search atoms, when there are some, find the
+// same matches.
+func checkYaraScan(t *testing.T, p *Prog, data []byte) {
+	ms, err := p.YaraScan(data)
+	if err != nil {
+		if err != ErrTooManyFibers {
+			t.Fatalf("YaraScan: %v", err)
+		}
+		return
+	}
+	for _, m := range ms {
+		if m.Start < 0 || m.Len < 0 || m.Start+m.Len > len(data) || m.Len > 2*ScanLimit+yMaxAtom {
+			t.Fatalf("YaraScan match %+v in %d bytes", m, len(data))
+		}
+	}
+	if _, ok := p.YaraSearchAtoms(); ok {
+		want := resultString(ourMatches(p, data))
+		if got := resultString(searchScan(t, p, data)); got != want {
+			t.Fatalf("search atoms find %q, yara atoms %q", got, want)
+		}
+	}
 }
 
 func containsAtom(m []byte, atoms []Atom) bool {
@@ -115,6 +141,7 @@ func FuzzFromHex(f *testing.F) {
 					t.Fatalf("match at %d has no atom", i)
 				}
 			}
+			checkYaraScan(t, p, data)
 		}
 	})
 }

@@ -158,7 +158,11 @@ func Chain(n *Node) []ChainPiece {
 		if !isChainGap(s) {
 			continue
 		}
-		out = append(out, ChainPiece{Node: piece(n, n.Subs[start:i]), GapMin: s.Min, GapMax: s.Max})
+		gapMax := s.Max
+		if gapMax < 0 && !n.hex {
+			gapMax = yRangeMax // a regex's .{n,}? is .{n,32767}? for yara
+		}
+		out = append(out, ChainPiece{Node: piece(n, n.Subs[start:i]), GapMin: s.Min, GapMax: gapMax})
 		start = i + 1
 	}
 	if out == nil {
@@ -168,7 +172,9 @@ func Chain(n *Node) []ChainPiece {
 }
 
 func isChainGap(s *Node) bool {
-	return s.Op == OpRepeat && s.Lazy && s.Subs[0].Op == OpClass && s.Subs[0].any &&
+	// yara splits at a lazy REPEAT_ANY: .{n,m}? or a hex jump, never at
+	// .*? or .+?.
+	return s.Op == OpRepeat && s.Lazy && s.quant == '{' && s.Subs[0].Op == OpClass && s.Subs[0].any &&
 		(s.Min > ChainThreshold || s.Max > ChainThreshold || s.Max < 0)
 }
 

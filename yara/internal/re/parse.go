@@ -186,6 +186,7 @@ func (p *parser) concat() (*Node, error) {
 
 // repeat parses one atom and at most one quantifier.
 func (p *parser) repeat() (*Node, error) {
+	group := p.src[p.pos] == '('
 	n, err := p.single()
 	if err != nil {
 		return nil, err
@@ -195,7 +196,8 @@ func (p *parser) repeat() (*Node, error) {
 	if err != nil || !ok {
 		return n, err
 	}
-	if n.Op == OpBegin || n.Op == OpEnd || n.Op == OpWordBoundary || n.Op == OpNotWordBoundary {
+	// An anchor cannot be repeated, unless in a group: (\b){1} is fine.
+	if !group && (n.Op == OpBegin || n.Op == OpEnd || n.Op == OpWordBoundary || n.Op == OpNotWordBoundary) {
 		return nil, p.errf(qpos, msgSyntax)
 	}
 	lazy := false

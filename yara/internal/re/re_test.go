@@ -82,6 +82,7 @@ var matchTests = []struct {
 	{def: `{ 63 [0-2] ( 63 ?? 62 | ?? ) 62 }`, hex: hx(0x63, jump(0, 2), alt(hx(0x63, -1, 0x62), hx(-1)), 0x62), data: "cbcbbbab", want: "0:6 2:3"},
 	{def: `{ 62 63 63 ( 63 6? | 63 ) }`, hex: hx(0x62, 0x63, 0x63, alt(hx(0x63, &syntax.HexByte{Value: 0x60, Mask: 0xF0}), hx(0x63))), data: "bcccacca", want: "0:5"},
 	{def: `/a(bc)+/`, src: `a(bc)+`, data: "abcbcabc", want: "0:5 5:3"},
+	{def: `/a(\b){1}/`, src: `a(\b){1}`, data: "a ab", want: "0:1"},
 }
 
 // hx builds hex tokens: a byte value, -1 for ??, or a ready token.
@@ -352,10 +353,10 @@ func TestChain(t *testing.T) {
 		src  string
 		want string // gaps of the pieces
 	}{
-		{`a.{1,}?b`, "1--1 0-0"},
+		{`a.{1,}?b`, "1-32767 0-0"}, // yara: a gap of 32768 bytes does not match
 		{`a.{0,300}?b`, "0-300 0-0"},
 		{`a.{201,300}?b`, "201-300 0-0"},
-		{`a.{1,}?b.{1,}?c`, "1--1 1--1 0-0"},
+		{`a.{1,}?b.{1,}?c`, "1-32767 1-32767 0-0"},
 		{`a.{0,200}?b`, "0-0"},
 		{`a.{0,300}b`, "0-0"},
 		{`a[^x]{0,300}?b`, "0-0"},
@@ -378,6 +379,30 @@ func TestChain(t *testing.T) {
 		}
 		if s := strings.Join(got, " "); s != tc.want {
 			t.Errorf("Chain(%s) gaps %s, want %s", tc.src, s, tc.want)
+		}
+	}
+}
+
+// TestTooComplex: yara allows 128 splits in a pattern's code (/x(a|...)/
+// with 129 alternatives) and rejects 129; checked with yara when present.
+func TestTooComplex(t *testing.T) {
+	for _, tc := range []struct {
+		alts int
+		ok   bool
+	}{{129, true}, {130, false}} {
+		src := "x(" + strings.Repeat("a|", tc.alts-1) + "a)"
+		n, err := Parse(src, Flags{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = Compile(n, CompileOptions{})
+		if (err == nil) != tc.ok {
+			t.Errorf("%d alternatives: %v", tc.alts, err)
+		}
+		if haveYara() {
+			if _, yerr := yaraCompileOne(t, "/"+src+"/"); (yerr == nil) != tc.ok {
+				t.Errorf("%d alternatives: yara says %v", tc.alts, yerr)
+			}
 		}
 	}
 }

@@ -324,8 +324,7 @@ type YaraAtom struct {
 // yaraAtoms computes the final atom list: chosen atoms expanded, made
 // wide and case-varied as the options ask. nil means yara's zero-length
 // atom: the pattern is tried at every offset from the start of its code.
-func yaraAtoms(root *ynode, ascii, wide, nocase bool) []YaraAtom {
-	list, _ := buildAtomTree(root).choose()
+func yaraAtoms(list []chosen, ascii, wide, nocase bool) []YaraAtom {
 	list = expandWildcards(list)
 	var out []YaraAtom
 	for _, c := range list {
@@ -361,4 +360,109 @@ func yaraAtoms(root *ynode, ascii, wide, nocase bool) []YaraAtom {
 		}
 	}
 	return out
+}
+
+// maxYaraAtoms bounds the atoms of one pattern: masked bytes expand to up
+// to 65536 atoms per chosen atom, and an alternation may choose many.
+const maxYaraAtoms = 1 << 18
+
+// countAtoms is an upper bound of len(yaraAtoms(list, ...)).
+func countAtoms(list []chosen, ascii, wide, nocase bool) int {
+	total := 0
+	for _, c := range list {
+		n := 1
+		for i := 0; i < c.atom.n; i++ {
+			switch c.atom.m[i] {
+			case 0x00:
+				n *= 256
+			case 0x0F, 0xF0:
+				n *= 16
+			}
+		}
+		if nocase {
+			n *= 1 << c.atom.n
+		}
+		if ascii && wide {
+			n *= 2
+		}
+		total += n
+		if total > maxYaraAtoms {
+			break
+		}
+	}
+	return total
+}
+
+// ysearch is a shorter equivalent of a yara atom list made from a single
+// chosen atom. Such a list is every string of a product of byte sets
+// (masked bytes expanded, cases, wide zeros), all with the same code. Then
+// what yara does is: at every offset where some atom occurs, in
+// increasing order, verify the code once (verifying twice changes
+// nothing). The same is found by searching a few bytes of the product
+// (atoms, at delta in the atom) and checking the other positions.
+type ysearch struct {
+	sets     []ByteSet
+	atoms    [][]byte
+	delta    int
+	fwd, bwd int32
+}
+
+// maxSearchAtoms bounds the strings a search window may expand to.
+const maxSearchAtoms = 16
+
+func newSearch(c chosen, wide, nocase bool) *ysearch {
+	var sets []ByteSet
+	for i := 0; i < c.atom.n; i++ {
+		var s ByteSet
+		b, m := c.atom.b[i], c.atom.m[i]
+		for v := 0; v < 256; v++ {
+			if byte(v)&m == b&m {
+				s.Add(byte(v))
+			}
+		}
+		sets = append(sets, s)
+	}
+	if wide {
+		var w []ByteSet
+		var zero ByteSet
+		zero.Add(0)
+		for _, s := range sets {
+			w = append(w, s, zero)
+		}
+		sets = w[:min(len(w), yMaxAtom)]
+	}
+	if nocase {
+		for i := range sets {
+			sets[i] = sets[i].Fold()
+		}
+	}
+	// The longest window that expands to few strings, then the fewest.
+	bestLo, bestHi, bestN := -1, -1, 0
+	for lo := range sets {
+		n := 1
+		for hi := lo; hi < len(sets); hi++ {
+			n *= sets[hi].Len()
+			if n > maxSearchAtoms {
+				break
+			}
+			l := hi - lo + 1
+			if bestLo < 0 || l > bestHi-bestLo+1 || (l == bestHi-bestLo+1 && n < bestN) {
+				bestLo, bestHi, bestN = lo, hi, n
+			}
+		}
+	}
+	if bestLo < 0 {
+		return nil
+	}
+	atoms := [][]byte{nil}
+	for _, s := range sets[bestLo : bestHi+1] {
+		var next [][]byte
+		for _, a := range atoms {
+			for _, v := range s.Bytes() {
+				next = append(next, append(append([]byte(nil), a...), v))
+			}
+		}
+		atoms = next
+	}
+	return &ysearch{sets: sets, atoms: atoms, delta: bestLo, fwd: c.fwd, bwd: c.bwd}
 }

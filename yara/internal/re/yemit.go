@@ -1,5 +1,7 @@
 package re
 
+import "sync"
+
 // yara's code layout (re.c's emitter in yara 4.2.3), in Vigil's own
 // instruction set. The layout matters, not only the language: an atom's
 // forward code starts at the instruction where yara's emitter recorded
@@ -169,31 +171,64 @@ func (e *yemitter) emitRange(n *ynode, flags int) int32 {
 	return ref
 }
 
+// maxSplits is yara's RE_MAX_SPLIT_ID: a pattern whose code needs more
+// splits (alternatives and optional or repeated items, counted in every
+// copy yara emits) is rejected.
+const maxSplits = 128
+
 // yprog is a pattern compiled the yara way.
 type yprog struct {
-	fwd, bwd []yinst
-	root     int32 // forward entry of the whole pattern
-	atoms    []YaraAtom
-	greedy   bool // yara's STRING_IS_GREEDY_REGEXP: later matches replace
-	fast     bool // hex string without alternatives: yara's fast matcher
-	wide     bool // characters are two bytes (wide only)
-	both     bool // ascii and wide: try ascii, then wide
+	fwd, bwd  []yinst
+	root      int32      // forward entry of the whole pattern
+	atoms     []YaraAtom // see atomList
+	atomsOnce sync.Once
+	chosen    []chosen // the atoms before expansion
+	atomOpts  [3]bool  // ascii, wide, nocase
+	search    *ysearch // nil: no shorter equivalent of atoms
+	greedy    bool     // yara's STRING_IS_GREEDY_REGEXP: later matches replace
+	fast      bool     // hex string without alternatives: yara's fast matcher
+	wide      bool     // characters are two bytes (wide only)
+	both      bool     // ascii and wide: try ascii, then wide
 }
 
 // compileYara lays out the forward and backward code of n and picks its
 // atoms.
-func compileYara(n *Node, opt CompileOptions, greedy bool) *yprog {
+func compileYara(n *Node, opt CompileOptions, greedy bool) (*yprog, error) {
 	root := toYara(n, CompileOptions{Nocase: opt.Nocase})
 	f := &yemitter{}
 	f.emit(root, 0)
 	f.add(yinst{op: yiMatch})
+	if f.splits > maxSplits {
+		return nil, &Error{0, "regular expression is too complex"}
+	}
 	b := &yemitter{backwards: true}
 	b.emit(root, 0)
 	b.add(yinst{op: yiMatch})
 	p := &yprog{fwd: f.code, bwd: b.code, root: root.fwd, greedy: greedy, wide: opt.Wide && !opt.ASCII, both: opt.Wide && opt.ASCII}
 	p.fast = n.hex && fastCode(f.code)
-	p.atoms = yaraAtoms(root, !opt.Wide || opt.ASCII, opt.Wide, opt.Nocase)
-	return p
+	list, _ := buildAtomTree(root).choose()
+	ascii := !opt.Wide || opt.ASCII
+	if len(list) == 1 && !(ascii && opt.Wide) {
+		p.search = newSearch(list[0], opt.Wide, opt.Nocase)
+	}
+	if countAtoms(list, ascii, opt.Wide, opt.Nocase) > maxYaraAtoms {
+		return nil, &Error{0, "regular expression too complex (too many atoms)"}
+	}
+	p.chosen = list
+	p.atomOpts = [3]bool{ascii, opt.Wide, opt.Nocase}
+	if p.search == nil {
+		p.atomList()
+	}
+	return p, nil
+}
+
+// atomList returns the atoms, computed when first needed (the rule
+// engine does not need them when the pattern has search atoms).
+func (p *yprog) atomList() []YaraAtom {
+	p.atomsOnce.Do(func() {
+		p.atoms = yaraAtoms(p.chosen, p.atomOpts[0], p.atomOpts[1], p.atomOpts[2])
+	})
+	return p.atoms
 }
 
 // fastCode reports whether code has only what yara's fast matcher runs:

@@ -19,8 +19,9 @@ type fpos struct {
 }
 
 type yfast struct {
-	pos  []fpos
-	free []int32
+	pos   []fpos
+	free  []int32
+	steps int // positions visited, for the linearity test
 }
 
 func (f *yfast) alloc() int32 {
@@ -70,6 +71,7 @@ func (f *yfast) exec(code []yinst, pc int32, data []byte, at int, backwards, exh
 	for round := 0; first != nilFiber; round++ {
 		in := &code[ip]
 		for cur := first; cur != nilFiber; {
+			f.steps++
 			c := &f.pos[cur]
 			next := c.next
 			if c.round != round {
@@ -119,6 +121,11 @@ func (f *yfast) exec(code []yinst, pc int32, data []byte, at int, backwards, exh
 				c = &f.pos[cur]
 				c.input += incr * int(in.min)
 			case yiMatch:
+				if bm > maxb {
+					// Only a pattern ending with a jump gets here (yara
+					// rejects those): the jump ran past the window.
+					break
+				}
 				if !exhaustive {
 					return bm
 				}

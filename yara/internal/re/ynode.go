@@ -112,3 +112,22 @@ func toYara(n *Node, opt CompileOptions) *ynode {
 	}
 	return y
 }
+
+// YaraLiteral returns the bytes of a pattern made only of literal
+// characters (no class, group, quantifier or anchor), which yara searches
+// as a text string. The caller must also check the source for groups:
+// /(ab)/ parses to the same Node as /ab/ but is not a literal for yara.
+func (n *Node) YaraLiteral() ([]byte, bool) {
+	subs := []*Node{n}
+	if n.Op == OpConcat {
+		subs = n.Subs
+	}
+	out := make([]byte, 0, len(subs))
+	for _, s := range subs {
+		if s.Op != OpClass || s.kind != kindLit {
+			return nil, false
+		}
+		out = append(out, s.val)
+	}
+	return out, len(out) > 0
+}

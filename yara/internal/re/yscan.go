@@ -18,7 +18,7 @@ var yscratchPool = sync.Pool{New: func() any { return new(yscratch) }}
 // atoms found at the same place). nil means yara's zero-length atom: the
 // pattern is verified at every offset (YaraVerify with atom -1). The
 // slice must not be modified.
-func (p *Prog) YaraAtoms() []YaraAtom { return p.y.atoms }
+func (p *Prog) YaraAtoms() []YaraAtom { return p.y.atomList() }
 
 // YaraGreedy reports whether, as in yara, a later match at an offset
 // replaces an earlier one (a regex with greedy quantifiers); otherwise
@@ -35,14 +35,22 @@ func (p *Prog) YaraVerify(data []byte, i, pos int, found func(start, n int, wide
 	if pos < 0 || pos >= len(data) {
 		return nil
 	}
-	y := p.y
-	fwd, bwd := y.root, int32(-1)
+	fwd, bwd := p.y.root, int32(-1)
 	if i >= 0 {
-		a := &y.atoms[i]
+		a := &p.y.atomList()[i]
 		fwd, bwd = a.fwd, a.bwd
 	}
+	return p.yaraVerify(data, fwd, bwd, pos, found)
+}
+
+func (p *Prog) yaraVerify(data []byte, fwd, bwd int32, pos int, found func(start, n int, wide bool)) error {
 	s := yscratchPool.Get().(*yscratch)
 	defer yscratchPool.Put(s)
+	return p.yaraVerifyWith(s, data, fwd, bwd, pos, found)
+}
+
+func (p *Prog) yaraVerifyWith(s *yscratch, data []byte, fwd, bwd int32, pos int, found func(start, n int, wide bool)) error {
+	y := p.y
 	run := func(code []yinst, pc int32, backwards, wide, exhaustive bool, cb func(int)) (int, error) {
 		if y.fast {
 			return s.fast.exec(code, pc, data, pos, backwards, exhaustive, cb), nil
@@ -83,6 +91,35 @@ func (p *Prog) YaraVerify(data []byte, i, pos int, found func(start, n int, wide
 	return err
 }
 
+// YaraSearchAtoms returns, when the pattern has one, a short equivalent of
+// YaraAtoms for a prefilter: every occurrence of one of the returned
+// strings at data[q] asks for YaraSearchVerify(data, q). Scanning with
+// it finds what scanning with YaraAtoms finds (TestYaraSearch). ok is
+// false when the pattern has none.
+func (p *Prog) YaraSearchAtoms() (atoms [][]byte, ok bool) {
+	if p.y.search == nil {
+		return nil, false
+	}
+	return p.y.search.atoms, true
+}
+
+// YaraSearchVerify verifies the pattern where one of its
+// YaraSearchAtoms occurs at data[q]: if a yara atom occurs there, it
+// does what YaraVerify does for it.
+func (p *Prog) YaraSearchVerify(data []byte, q int, found func(start, n int, wide bool)) error {
+	s := p.y.search
+	pos := q - s.delta
+	if pos < 0 || pos+len(s.sets) > len(data) {
+		return nil
+	}
+	for i := range s.sets {
+		if !s.sets[i].Has(data[pos+i]) {
+			return nil
+		}
+	}
+	return p.yaraVerify(data, s.fwd, s.bwd, pos, found)
+}
+
 // YaraMatch is one match of a pattern.
 type YaraMatch struct {
 	Start, Len int
@@ -93,7 +130,7 @@ type YaraMatch struct {
 // scans for one string: every atom occurrence in yara's order (by end
 // offset, longer atoms first, later-listed atoms first), verified with
 // YaraVerify, a match at an offset already matched replacing the old one
-// only for greedy regexes. Matches are sorted by offset. ScanAll is
+// only for greedy regexes. Matches are sorted by offset. YaraScan is
 // meant for tests and for patterns alone; the rule engine runs its own
 // atom automaton and calls YaraVerify.
 func (p *Prog) YaraScan(data []byte) ([]YaraMatch, error) {
@@ -104,7 +141,7 @@ func (p *Prog) YaraScan(data []byte) ([]YaraMatch, error) {
 		}
 		got[start] = YaraMatch{start, n, wide}
 	}
-	atoms := p.y.atoms
+	atoms := p.y.atomList()
 	if len(atoms) == 0 {
 		for pos := range data {
 			if err := p.YaraVerify(data, -1, pos, add); err != nil {

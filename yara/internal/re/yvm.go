@@ -29,6 +29,7 @@ type yfiber struct {
 type yvm struct {
 	code       []yinst
 	executed   []int32 // split ids taken, per sync call (a stack of sets)
+	seen       map[uint64]int32
 	fibers     []yfiber
 	free       []int32
 	head, tail int32
@@ -233,15 +234,48 @@ func (m *yvm) same(i, j int32) bool {
 	return true
 }
 
-// dedupe drops every fiber identical to an earlier one.
+// dedupe drops every fiber identical to an earlier one. Long lists are
+// hashed, so that this stays linear in the number of fibers.
 func (m *yvm) dedupe() {
+	if m.live <= 16 {
+		for i := m.head; i != nilFiber; {
+			dup := false
+			for j := m.head; j != i; j = m.fibers[j].next {
+				m.steps++
+				if m.same(i, j) {
+					dup = true
+					break
+				}
+			}
+			if dup {
+				i = m.kill(i)
+			} else {
+				i = m.fibers[i].next
+			}
+		}
+		return
+	}
+	if m.seen == nil {
+		m.seen = map[uint64]int32{}
+	}
+	clear(m.seen)
 	for i := m.head; i != nilFiber; {
+		m.steps++
+		h := m.hash(i)
+		j, ok := m.seen[h]
 		dup := false
-		for j := m.head; j != i; j = m.fibers[j].next {
-			m.steps++
-			if m.same(i, j) {
-				dup = true
-				break
+		switch {
+		case !ok:
+			m.seen[h] = i
+		case m.same(i, j):
+			dup = true
+		default:
+			// A hash collision: compare with every earlier fiber.
+			for k := m.head; k != i; k = m.fibers[k].next {
+				if m.same(i, k) {
+					dup = true
+					break
+				}
 			}
 		}
 		if dup {
@@ -250,6 +284,23 @@ func (m *yvm) dedupe() {
 			i = m.fibers[i].next
 		}
 	}
+}
+
+// hash is an FNV-1a hash of a fiber's state.
+func (m *yvm) hash(i int32) uint64 {
+	f := &m.fibers[i]
+	h := uint64(14695981039346656037)
+	mix := func(v int32) {
+		h ^= uint64(uint32(v))
+		h *= 1099511628211
+	}
+	mix(f.pc)
+	mix(f.rc)
+	mix(int32(len(f.stack)))
+	for _, v := range f.stack {
+		mix(v)
+	}
+	return h
 }
 
 // isWord reports whether a word character starts at data[i].
