@@ -140,9 +140,12 @@ type HexByte struct {
 }
 
 // HexJump is `[n]`, `[n-m]`, `[n-]` or `[-]`. Max is -1 when unbounded.
+// Range tells `[1-1]` from `[1]`: yara compiles `[1]` as a wildcard byte
+// and `[1-1]` as a jump, which can change its choice of atoms.
 type HexJump struct {
 	Pos      Pos
 	Min, Max int
+	Range    bool // written with a dash
 }
 
 // HexAlt is `( a | b | ... )`; each alternative is a token sequence.

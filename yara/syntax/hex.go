@@ -181,7 +181,7 @@ func (h *hexScanner) jump(inAlt bool) *HexJump {
 		l.advance()
 		h.skip()
 		hi, hasHi := h.jumpNum()
-		j.Min = lo
+		j.Min, j.Range = lo, true
 		if hasHi {
 			j.Max = hi
 		}

@@ -239,12 +239,12 @@ func genHex(r *rand.Rand, depth int) ([]syntax.HexToken, string) {
 			if hi == 0 {
 				hi = 1
 			}
-			toks = append(toks, &syntax.HexJump{Min: lo, Max: hi})
-			if lo == 1 && hi == 1 {
-				// The tokens cannot tell [1] from [1-1]; Vigil reads
-				// them as [1] (doc.go, known differences).
-				parts = append(parts, "[1]")
+			if lo == hi && r.Intn(2) == 0 {
+				// [n] and [n-n] differ for yara when n is 1.
+				toks = append(toks, &syntax.HexJump{Min: lo, Max: hi})
+				parts = append(parts, fmt.Sprintf("[%d]", lo))
 			} else {
+				toks = append(toks, &syntax.HexJump{Min: lo, Max: hi, Range: true})
 				parts = append(parts, fmt.Sprintf("[%d-%d]", lo, hi))
 			}
 		case k >= 8 && depth < 1:

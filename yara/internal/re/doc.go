@@ -99,9 +99,6 @@
 //
 // Known differences from yara:
 //
-//   - A hex jump written [1-1] is taken for [1] (a masked byte for yara,
-//     while [1-1] is a one-byte jump): the syntax tree does not say which
-//     was written, and the two can lead to different atoms.
 //   - /(a{1000}){1000}/: yara uses counter instructions for big repeats;
 //     Prog's Pike program unrolls them and is refused over maxInsts
 //     (1<<17) instructions ("regular expression too large").

@@ -77,10 +77,9 @@ func hexSeq(toks []syntax.HexToken, inAlt bool, count *int) (*Node, error) {
 			}
 			var any ByteSet
 			any.AddRange(0, 255)
-			if t.Min == 1 && t.Max == 1 {
-				// yara reads [1] as a masked byte with mask 00 ([1-1]
-				// is a one-byte jump for yara, but the AST does not say
-				// which was written).
+			if t.Min == 1 && t.Max == 1 && !t.Range {
+				// yara reads [1] as a masked byte with mask 00; [1-1]
+				// is a one-byte jump.
 				subs = append(subs, &Node{Op: OpClass, Set: any, kind: kindMasked})
 				continue
 			}
