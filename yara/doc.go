@@ -89,8 +89,8 @@
 //
 // Known differences, each deliberate or a limitation:
 //
-//   - Modules: hash, math, time, console, elf and dotnet exist; importing
-//     pe, magic or cuckoo is a compile error naming the module.
+//   - Modules: hash, math, time, console, elf, dotnet and pe exist;
+//     importing magic or cuckoo is a compile error naming the module.
 //     `entrypoint` is always undefined (with yara's deprecation warning).
 //     No module takes extra data (yara's -x MODULE=FILE).
 //   - INT64_MIN \ -1 crashes yara with SIGFPE; Vigil wraps (the result is
@@ -104,19 +104,15 @@
 //     random strings), except for base64 strings, which are scored on
 //     their encoded forms, and regex classes that look like '.' or a hex
 //     nibble, which are taken for them.
-//   - Chained hex strings (jumps over 200 bytes): for each offset of the
-//     first piece, the chain that ends earliest is reported, which is what
-//     yara reports in the tested cases; chains of three or more pieces with
-//     pieces of different lengths may pick a different end.
-//   - Regex atoms come from yara/internal/re; a regex in which every piece
-//     is optional (such as /0?b?/, /x?[\\]\s/) has an atom in yara that not
-//     every match contains, so yara misses some matches that Vigil reports.
-//   - Regex match lengths come from re.Prog.MatchAt. In the differential
-//     tests yara sometimes reports a shorter match than the leftmost-first
-//     one (/a(bcdefghij)+/ matches 10 bytes; /^.[^-ca]?-|\x12/ fullword
-//     matches "\x12" in "\x12-c"), and a few regexes with leading optional
-//     parts or word boundaries in wide form match differently. These are
-//     tracked in yara/internal/re.
+//   - Chained strings (hex jumps over 200 bytes, lazy regex gaps over
+//     200): the reported chain is the one whose last piece is found first,
+//     as yara does.
+//   - Regex and hex strings are verified as yara 4.2.3 does: the same
+//     atoms, a forward run from each atom and an exhaustive backward run,
+//     the same merge of matches (see yara/internal/re). Known differences:
+//     a pattern whose atoms expand to more than 262,144 is rejected as too
+//     complex (yara accepts it), and yara hangs on some empty loops that
+//     Vigil answers.
 //   - Error and warning texts are Vigil's own (with yara's wording where it
 //     helps); codes are stable, yara has none.
 //   - Rules.Save does not write yara's compiled format: yarac files cannot
