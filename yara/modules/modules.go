@@ -8,6 +8,7 @@ import (
 	"vigil/yara/modules/dotnet"
 	"vigil/yara/modules/elf"
 	"vigil/yara/modules/hash"
+	"vigil/yara/modules/magic"
 	"vigil/yara/modules/math"
 	"vigil/yara/modules/pe"
 	"vigil/yara/modules/time"
@@ -21,6 +22,7 @@ func Builtin() map[string]*module.Module {
 		dotnet.Module(),
 		elf.Module(),
 		hash.Module(),
+		magic.Module(),
 		math.Module(),
 		pe.Module(),
 		time.Module(),

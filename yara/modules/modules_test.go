@@ -22,7 +22,7 @@ func TestBuiltin(t *testing.T) {
 		modtest.Load(t, mod, []byte("some data"))
 	}
 	sort.Strings(names)
-	if got, want := strings.Join(names, " "), "console dotnet elf hash math pe time"; got != want {
+	if got, want := strings.Join(names, " "), "console dotnet elf hash magic math pe time"; got != want {
 		t.Errorf("Builtin() = %s, want %s", got, want)
 	}
 }
