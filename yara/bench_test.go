@@ -82,3 +82,74 @@ func BenchmarkCompileManyRules(b *testing.B) {
 		}
 	}
 }
+
+// commonAtomRules are n hex strings that all start with the same very
+// common x86 atom (test eax,eax; je rel32), as real rule sets have.
+func commonAtomRules(n int) string {
+	rng := rand.New(rand.NewSource(3))
+	var b strings.Builder
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&b, "rule h%d { strings: $h = { 85 C0 0F 84 ?? ?? ?? ?? %02X %02X ?? %02X [2-6] %02X %02X } condition: $h }\n",
+			i, rng.Intn(256), rng.Intn(256), rng.Intn(256), rng.Intn(256), rng.Intn(256))
+	}
+	return b.String()
+}
+
+// commonAtomData is benchData with the atom of commonAtomRules planted
+// every 64 bytes on average.
+func commonAtomData(n int) []byte {
+	b := benchData(n)
+	rng := rand.New(rand.NewSource(4))
+	for i := 0; i+4 < n; i += 1 + rng.Intn(127) {
+		copy(b[i:], "\x85\xC0\x0F\x84")
+	}
+	return b
+}
+
+// BenchmarkScanCommonHexAtoms measures verification of hex strings
+// sharing a frequent atom (compile_prefilter.go).
+func BenchmarkScanCommonHexAtoms(b *testing.B) {
+	r, err := Compile(commonAtomRules(100))
+	if err != nil {
+		b.Fatal(err)
+	}
+	data := commonAtomData(1 << 20)
+	s := r.NewScanner()
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := s.ScanBytes(context.Background(), data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// TestScanAllocs checks that a scan without matches allocates only its
+// Result, whether or not the rules import a module.
+func TestScanAllocs(t *testing.T) {
+	for _, src := range []string{
+		manyRules(200),
+		commonAtomRules(50),
+		`import "math" rule m { strings: $a = "zzzzqqqq" condition: $a and math.entropy(0, filesize) > 7 }`,
+	} {
+		r, err := Compile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := r.NewScanner()
+		data := benchData(64 << 10)
+		ctx := context.Background()
+		if _, err := s.ScanBytes(ctx, data); err != nil { // warm up the buffers
+			t.Fatal(err)
+		}
+		n := testing.AllocsPerRun(20, func() {
+			if _, err := s.ScanBytes(ctx, data); err != nil {
+				t.Fatal(err)
+			}
+		})
+		if n > 1 {
+			t.Errorf("%.40q...: %.1f allocations per scan, want at most 1 (the Result)", src, n)
+		}
+	}
+}

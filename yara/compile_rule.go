@@ -159,6 +159,9 @@ func (rc *ruleCtx) compileString(s *syntax.StringDef) {
 		vs, err = textVariants(s.Text, m)
 	case syntax.HexPattern:
 		vs, err = hexVariants(s.Hex)
+		if err == nil {
+			addHexPrefilters(s.Hex, vs) // compile_prefilter.go
+		}
 	case syntax.RegexString:
 		vs, err = regexVariants(s.Regex, m)
 		if err == nil && regexHasDotStar(s.Regex.Source) {

@@ -71,6 +71,8 @@ type scanState struct {
 	modData   []*module.Struct
 	modLoaded []bool
 	mctx      module.Context
+	cache     map[any]any      // mctx.Cache, cleared after each scan
+	logFn     func(msg string) // mctx.Log: appends to console
 
 	console []string
 	ctx     context.Context

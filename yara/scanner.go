@@ -23,6 +23,7 @@ type Scanner struct {
 	ext   []value
 	st    scanState
 	m     matcher
+	buf   []byte // small files are read into it (ScanFile)
 }
 
 // NewScanner returns a scanner for the rules with the external variables
@@ -42,6 +43,8 @@ func (r *Rules) NewScanner() *Scanner {
 	st.vars = make([]value, r.maxSlots+1)
 	st.modData = make([]*module.Struct, len(r.modules))
 	st.modLoaded = make([]bool, len(r.modules))
+	st.cache = map[any]any{}
+	st.logFn = func(msg string) { st.console = append(st.console, msg) }
 	s.m = matcher{st: st, r: r, warned: make([]bool, len(r.strings))}
 	return s
 }
@@ -78,16 +81,25 @@ func (s *Scanner) SetOptions(o ScanOptions) { s.opts = o }
 // it is being scanned.
 var ErrMappedFault = errors.New("memory fault reading the mapped file (truncated during the scan?)")
 
-// ScanFile scans the file at path. On Linux, macOS and the BSDs a regular,
-// non-empty file is mapped into memory read-only rather than read, and
-// unmapped before ScanFile returns (the result holds copies of what it
-// needs); other files, and files that cannot be mapped, are read.
+// readMax is the largest file ScanFile reads into the scanner's buffer
+// rather than maps: for small files, mapping and unmapping (page faults,
+// TLB shootdowns across threads) costs more than a copy.
+const readMax = 256 << 10
+
+// ScanFile scans the file at path. A regular file of up to 256 KiB is read
+// into a buffer the Scanner keeps; on Linux, macOS and the BSDs a larger
+// one is mapped into memory read-only rather than read, and unmapped
+// before ScanFile returns (the result holds copies of what it needs);
+// other files, and files that cannot be mapped, are read.
 func (s *Scanner) ScanFile(ctx context.Context, path string) (*Result, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
+	if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() && fi.Size() > 0 && fi.Size() <= readMax {
+		return s.scanSmall(ctx, f, int(fi.Size()))
+	}
 	data, unmap, err := mapFile(f)
 	if err != nil {
 		return nil, err
@@ -101,6 +113,21 @@ func (s *Scanner) ScanFile(ctx context.Context, path string) (*Result, error) {
 		return nil, err
 	}
 	return s.ScanBytes(ctx, data)
+}
+
+// scanSmall scans a regular file of size bytes (at most readMax) read
+// into the scanner's buffer. A file that shrank is scanned as read; one
+// that grew, up to the size it had (as a mapping would be).
+func (s *Scanner) scanSmall(ctx context.Context, f *os.File, size int) (*Result, error) {
+	if cap(s.buf) < size {
+		s.buf = make([]byte, max(size, 64<<10))
+	}
+	buf := s.buf[:size]
+	n, err := io.ReadFull(f, buf)
+	if err != nil && err != io.ErrUnexpectedEOF {
+		return nil, err
+	}
+	return s.ScanBytes(ctx, buf[:n])
 }
 
 // readAll reads f to the end, sized by its length when it has one.
@@ -159,7 +186,10 @@ func (s *Scanner) ScanBytes(ctx context.Context, data []byte) (*Result, error) {
 	st := &s.st
 	st.data = data
 	// Nothing of data may outlive the scan: ScanFile unmaps it.
-	defer func() { st.data, st.mctx.Data, st.mctx.Cache = nil, nil, nil }()
+	defer func() {
+		st.data, st.mctx.Data, st.mctx.Cache = nil, nil, nil
+		clear(st.cache)
+	}()
 	st.ctx = ctx
 	st.err = nil
 	st.ticks = 0
@@ -169,8 +199,9 @@ func (s *Scanner) ScanBytes(ctx context.Context, data []byte) (*Result, error) {
 		st.modLoaded[i] = false
 		st.modData[i] = nil
 	}
-	st.mctx = module.Context{Ctx: ctx, Data: data, Cache: map[any]any{}}
-	st.mctx.Log = func(msg string) { st.console = append(st.console, msg) }
+	// The cache map and the log function are the scanner's, made once:
+	// a scan that needs no module allocates nothing for them.
+	st.mctx = module.Context{Ctx: ctx, Data: data, Cache: st.cache, Log: st.logFn}
 
 	m := &s.m
 	m.fast = s.opts.FastMode

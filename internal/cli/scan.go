@@ -61,6 +61,7 @@ type scanOptions struct {
 	vigil      vigilScanOptions // scan_archive.go
 	quarantine string           // quarantine.go
 	noProgress bool             // progress.go
+	cpuProfile string           // hidden --cpuprofile: write a CPU profile (pprof)
 }
 
 func newScanFlags(o *scanOptions) *pflag.FlagSet {
@@ -102,6 +103,8 @@ func newScanFlags(o *scanOptions) *pflag.FlagSet {
 	addVigilScanFlags(fs, &o.vigil)
 	fs.Var(&setValue{Value: newStringValue(&o.quarantine), set: &o.vigil.set}, "quarantine", "move matching files into the quarantine store DIR")
 	fs.BoolVar(&o.noProgress, "no-progress", false, "no progress display on a terminal")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the scan to FILE (for go tool pprof)")
+	_ = fs.MarkHidden("cpuprofile")
 	fs.VisitAll(func(f *pflag.Flag) {
 		if f.Value.Type() != "stringArray" {
 			f.Value = &onceValue{Value: f.Value, flag: f}
@@ -251,6 +254,14 @@ func (e *env) scan(args []string) int {
 	if o.json && (o.count || o.negate || o.printModuleData) {
 		fmt.Fprintf(e.stderr, "vigil scan: --json cannot be combined with -c, -n or -D\n")
 		return exitError
+	}
+	if o.cpuProfile != "" {
+		stop, err := startCPUProfile(o.cpuProfile)
+		if err != nil {
+			fmt.Fprintf(e.stderr, "vigil scan: %v\n", err)
+			return exitError
+		}
+		defer stop()
 	}
 	defs := parseDefines(o.defines, e.stderr)
 	rs, ok := e.scanRules(o, pos[:len(pos)-1], defs)

@@ -201,12 +201,9 @@ var errWarning = errors.New("warning")
 // scanOne scans one file and prints its results. It reports false when the
 // scan failed.
 func (r *scanRun) scanOne(s scanner, path string) bool {
-	var remaining time.Duration
-	if !r.deadline.IsZero() {
-		remaining = max(time.Until(r.deadline), time.Nanosecond)
-	}
+	// r.ctx carries the deadline (run): no per-scan Timeout, whose timer
+	// would cost an allocation and a timer per file.
 	s.SetOptions(yara.ScanOptions{
-		Timeout:            remaining,
 		FastMode:           r.o.fast,
 		CollectNotMatching: r.o.negate || r.o.limit != 0,
 		CollectModuleData:  r.o.printModuleData,

@@ -39,13 +39,18 @@ func (w *walker) walk(dir string) bool {
 	}
 	defer f.Close()
 	if fi, err := f.Stat(); err == nil {
+		for _, s := range w.stack {
+			if os.SameFile(s, fi) {
+				return true // already being walked: a symlink loop
+			}
+		}
 		w.stack = append(w.stack, fi)
 		defer func() { w.stack = w.stack[:len(w.stack)-1] }()
 	}
 	for {
 		entries, err := f.ReadDir(readDirBatch)
 		for _, de := range entries {
-			if !w.entry(dir + string(os.PathSeparator) + de.Name()) {
+			if !w.entry(dir+string(os.PathSeparator)+de.Name(), de.Type()) {
 				return false
 			}
 		}
@@ -55,12 +60,18 @@ func (w *walker) walk(dir string) bool {
 	}
 }
 
-func (w *walker) entry(path string) bool {
-	lfi, err := os.Lstat(path)
-	if err != nil {
-		return true
-	}
-	if lfi.Mode()&fs.ModeSymlink != 0 {
+// entry handles one directory entry of type typ (from the directory
+// itself: no system call is needed for plain files and directories).
+func (w *walker) entry(path string, typ fs.FileMode) bool {
+	switch {
+	case typ.IsRegular() && w.skipLarger <= 0:
+		return w.put(path)
+	case typ.IsDir():
+		if !w.recursive {
+			return true
+		}
+		return w.walk(path)
+	case typ&fs.ModeSymlink != 0:
 		if !w.follow {
 			return true
 		}
@@ -82,11 +93,6 @@ func (w *walker) entry(path string) bool {
 		}
 		return w.put(path)
 	case fi.IsDir() && w.recursive:
-		for _, s := range w.stack {
-			if os.SameFile(s, fi) {
-				return true
-			}
-		}
 		return w.walk(path)
 	}
 	return true
