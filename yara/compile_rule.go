@@ -2,6 +2,7 @@ package yara
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"vigil/yara/syntax"
@@ -332,6 +333,11 @@ func textVariants(text []byte, m syntax.Modifiers) ([]*variant, error) {
 	}
 	var out []*variant
 	if m.Xor {
+		// For xor strings yara tries the wide form before the ascii one
+		// (for plain strings it is the other way round), so when both
+		// match at one offset the wide match is the one reported.
+		slices.Reverse(forms)
+		slices.Reverse(wides)
 		for i, f := range forms {
 			for k := m.XorMin; k <= m.XorMax; k++ {
 				b := make([]byte, len(f))
