@@ -333,11 +333,20 @@ func textVariants(text []byte, m syntax.Modifiers) ([]*variant, error) {
 	}
 	var out []*variant
 	if m.Xor {
-		// For xor strings yara tries the wide form before the ascii one
-		// (for plain strings it is the other way round), so when both
-		// match at one offset the wide match is the one reported.
-		slices.Reverse(forms)
-		slices.Reverse(wides)
+		// When the ascii and wide forms match at one offset, yara keeps the
+		// first match found. A string whose longest form fits in an atom
+		// (4 bytes) is matched by its atoms alone, and the shorter ascii
+		// atom is found first. A longer one is verified from its atoms, and
+		// for xor strings yara tries the wide form first (for the others the
+		// ascii form), so there the wide match is the one reported.
+		longest := len(text)
+		if m.Wide {
+			longest *= 2
+		}
+		if longest > maxAtomLen {
+			slices.Reverse(forms)
+			slices.Reverse(wides)
+		}
 		for i, f := range forms {
 			for k := m.XorMin; k <= m.XorMax; k++ {
 				b := make([]byte, len(f))
