@@ -1,8 +1,6 @@
 package elf
 
 import (
-	"bytes"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,7 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"vigil/yara/module"
 	"vigil/yara/modules/internal/modtest"
 )
 
@@ -23,99 +20,18 @@ type sample struct {
 // dumpOf returns what module.Dump prints for the elf module on data.
 func dumpOf(t testing.TB, data []byte) string {
 	t.Helper()
-	mod := Module()
-	st, _ := modtest.Load(t, mod, data)
-	var b bytes.Buffer
-	if err := module.Dump(&b, mod.Name, mod.Type, st); err != nil {
-		t.Fatal(err)
-	}
-	return b.String()
-}
-
-// yaraDumps runs `yara -p 1 -D` once over a directory holding the samples
-// and returns yara's module data for each sample, by name. The rule matches
-// every file, so each file's data is followed by its match line.
-func yaraDumps(t *testing.T, samples []sample) map[string]string {
-	t.Helper()
-	bin := modtest.Yara(t)
-	dir := t.TempDir()
-	dataDir := filepath.Join(dir, "data")
-	if err := os.Mkdir(dataDir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	for _, s := range samples {
-		if err := os.WriteFile(filepath.Join(dataDir, s.name), s.data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	rule := filepath.Join(dir, "r.yar")
-	if err := os.WriteFile(rule, []byte("import \"elf\"\nrule r { condition: true }\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	var stderr bytes.Buffer
-	cmd := exec.Command(bin, "-p", "1", "-D", rule, dataDir)
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil || stderr.Len() > 0 {
-		t.Fatalf("yara: %v: %s", err, stderr.String())
-	}
-	dumps := map[string]string{}
-	prefix := "r " + dataDir + string(filepath.Separator)
-	var cur strings.Builder
-	for _, line := range strings.SplitAfter(string(out), "\n") {
-		if name, ok := strings.CutPrefix(line, prefix); ok {
-			dumps[strings.TrimSuffix(name, "\n")] = cur.String()
-			cur.Reset()
-			continue
-		}
-		cur.WriteString(line)
-	}
-	if cur.Len() > 0 {
-		t.Fatalf("yara output ends without a match line: %.200q", cur.String())
-	}
-	return dumps
+	return modtest.DumpOf(t, Module(), data)
 }
 
 // compareWithYara compares Load+Dump with `yara -D` on every sample and
 // returns the number of samples and of printed lines that agree.
 func compareWithYara(t *testing.T, samples []sample) (files, lines int) {
 	t.Helper()
-	want := yaraDumps(t, samples)
-	for _, s := range samples {
-		w, ok := want[s.name]
-		if !ok {
-			t.Errorf("%s: yara printed nothing", s.name)
-			continue
-		}
-		got := dumpOf(t, s.data)
-		if got == w {
-			files++
-			lines += strings.Count(w, "\n")
-			continue
-		}
-		t.Errorf("%s (%d bytes): dump differs from yara -D:\n%s", s.name, len(s.data), firstDiff(got, w))
+	ms := make([]modtest.Sample, len(samples))
+	for i, s := range samples {
+		ms[i] = modtest.Sample{Name: s.name, Data: s.data}
 	}
-	return files, lines
-}
-
-// firstDiff describes the first differing line of two dumps.
-func firstDiff(got, want string) string {
-	g := strings.Split(got, "\n")
-	w := strings.Split(want, "\n")
-	for i := 0; i < len(g) || i < len(w); i++ {
-		var gl, wl string
-		if i < len(g) {
-			gl = g[i]
-		}
-		if i < len(w) {
-			wl = w[i]
-		}
-		if gl != wl {
-			lo := max(0, i-3)
-			return fmt.Sprintf("line %d:\n  got:  %q\n  want: %q\n  context (yara): %q", i+1, gl, wl, w[lo:min(len(w), i+1)])
-		}
-	}
-	return "(no line differs)"
+	return modtest.CompareDumps(t, Module(), ms)
 }
 
 // isELF reports whether path is a regular file starting with the ELF magic.
