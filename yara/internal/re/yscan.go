@@ -51,6 +51,11 @@ func (p *Prog) yaraVerify(data []byte, fwd, bwd int32, pos int, found func(start
 
 func (p *Prog) yaraVerifyWith(s *yscratch, data []byte, fwd, bwd int32, pos int, found func(start, n int, wide bool)) error {
 	y := p.y
+	if fwd < 0 {
+		// No forward code: the piece is empty (a chain piece between two
+		// long jumps), and an empty match is no match for yara.
+		return nil
+	}
 	run := func(code []yinst, pc int32, backwards, wide, exhaustive bool, cb func(int)) (int, error) {
 		if y.fast {
 			return s.fast.exec(code, pc, data, pos, backwards, exhaustive, cb), nil
