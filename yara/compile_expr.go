@@ -2,6 +2,7 @@ package yara
 
 import (
 	"bytes"
+	"cmp"
 	"math"
 	"strings"
 
@@ -372,21 +373,7 @@ func (rc *ruleCtx) compare(e *syntax.Binary, x, y cexpr) cexpr {
 	switch {
 	case isInt(x.t) && isInt(y.t):
 		a, b := x.i, y.i
-		var f func(p, q int64) bool
-		switch op {
-		case syntax.OpEq:
-			f = func(p, q int64) bool { return p == q }
-		case syntax.OpNe:
-			f = func(p, q int64) bool { return p != q }
-		case syntax.OpLt:
-			f = func(p, q int64) bool { return p < q }
-		case syntax.OpLe:
-			f = func(p, q int64) bool { return p <= q }
-		case syntax.OpGt:
-			f = func(p, q int64) bool { return p > q }
-		default:
-			f = func(p, q int64) bool { return p >= q }
-		}
+		f := ordered[int64](op)
 		if x.isConst && y.isConst {
 			return constBool(f(x.ci, y.ci), e.Pos)
 		}
@@ -397,17 +384,7 @@ func (rc *ruleCtx) compare(e *syntax.Binary, x, y cexpr) cexpr {
 				return b2i(p == c), ok
 			}, pos: e.Pos}
 		}
-		return cexpr{t: tBool, i: func(st *scanState) (int64, bool) {
-			p, ok := a(st)
-			if !ok {
-				return 0, false
-			}
-			q, ok := b(st)
-			if !ok {
-				return 0, false
-			}
-			return b2i(f(p, q)), true
-		}, pos: e.Pos}
+		return compareWith(a, b, f, e.Pos)
 	case isNum(x.t) && isNum(y.t):
 		a, b := asFloat(x), asFloat(y)
 		if op == syntax.OpLt {
@@ -419,60 +396,12 @@ func (rc *ruleCtx) compare(e *syntax.Binary, x, y cexpr) cexpr {
 				return b2i(ok1 && ok2 && p < q), true
 			}, pos: e.Pos}
 		}
-		var f func(p, q float64) bool
-		switch op {
-		case syntax.OpEq:
-			f = func(p, q float64) bool { return p == q }
-		case syntax.OpNe:
-			f = func(p, q float64) bool { return p != q }
-		case syntax.OpLt:
-			f = func(p, q float64) bool { return p < q }
-		case syntax.OpLe:
-			f = func(p, q float64) bool { return p <= q }
-		case syntax.OpGt:
-			f = func(p, q float64) bool { return p > q }
-		default:
-			f = func(p, q float64) bool { return p >= q }
-		}
-		return cexpr{t: tBool, i: func(st *scanState) (int64, bool) {
-			p, ok := a(st)
-			if !ok {
-				return 0, false
-			}
-			q, ok := b(st)
-			if !ok {
-				return 0, false
-			}
-			return b2i(f(p, q)), true
-		}, pos: e.Pos}
+		f := ordered[float64](op)
+		return compareWith(a, b, f, e.Pos)
 	case x.t == tString && y.t == tString:
 		a, b := x.s, y.s
-		var f func(p, q string) bool
-		switch op {
-		case syntax.OpEq:
-			f = func(p, q string) bool { return p == q }
-		case syntax.OpNe:
-			f = func(p, q string) bool { return p != q }
-		case syntax.OpLt:
-			f = func(p, q string) bool { return p < q }
-		case syntax.OpLe:
-			f = func(p, q string) bool { return p <= q }
-		case syntax.OpGt:
-			f = func(p, q string) bool { return p > q }
-		default:
-			f = func(p, q string) bool { return p >= q }
-		}
-		return cexpr{t: tBool, i: func(st *scanState) (int64, bool) {
-			p, ok := a(st)
-			if !ok {
-				return 0, false
-			}
-			q, ok := b(st)
-			if !ok {
-				return 0, false
-			}
-			return b2i(f(p, q)), true
-		}, pos: e.Pos}
+		f := ordered[string](op)
+		return compareWith(a, b, f, e.Pos)
 	}
 	rc.errorf(e.Pos, CodeType, "type mismatch")
 	return bad
@@ -537,4 +466,36 @@ func equalFold(p, q string) bool {
 		}
 	}
 	return true
+}
+
+// ordered returns the comparison op (==, !=, <, <=, >, >=) on T.
+func ordered[T cmp.Ordered](op syntax.Op) func(p, q T) bool {
+	switch op {
+	case syntax.OpEq:
+		return func(p, q T) bool { return p == q }
+	case syntax.OpNe:
+		return func(p, q T) bool { return p != q }
+	case syntax.OpLt:
+		return func(p, q T) bool { return p < q }
+	case syntax.OpLe:
+		return func(p, q T) bool { return p <= q }
+	case syntax.OpGt:
+		return func(p, q T) bool { return p > q }
+	}
+	return func(p, q T) bool { return p >= q }
+}
+
+// compareWith is the condition f(a, b): undefined when either operand is.
+func compareWith[T any](a, b func(*scanState) (T, bool), f func(p, q T) bool, pos syntax.Pos) cexpr {
+	return cexpr{t: tBool, i: func(st *scanState) (int64, bool) {
+		p, ok := a(st)
+		if !ok {
+			return 0, false
+		}
+		q, ok := b(st)
+		if !ok {
+			return 0, false
+		}
+		return b2i(f(p, q)), true
+	}, pos: pos}
 }
