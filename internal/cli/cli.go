@@ -2,7 +2,8 @@
 // cmd/vigil only passes it the process's arguments and standard streams.
 //
 // Subcommands live one per file: scan (a drop-in for the yara 4.2.3 command
-// line), watch, quarantine, check, compile, version and help. The package
+// line), watch, quarantine, check, compile, the fleet's server, agent and
+// operator commands (hunt, agents, token, operator), version and help. The package
 // keeps no global state and never exits the process; every command returns
 // its exit code.
 package cli
@@ -52,6 +53,10 @@ func commands() []command {
 		{"quarantine", "list, restore or delete quarantined files", (*env).quarantineCmd},
 		{"check", "compile rule files and report every error and warning", (*env).check},
 		{"compile", "compile rule files into a file for `vigil scan -C`", (*env).compile},
+		{"hunt", "create hunts and read their results (needs a server)", (*env).huntCmd},
+		{"agents", "list the agents enrolled with a server", (*env).agentsCmd},
+		{"token", "create, list and revoke agent enrollment tokens", (*env).tokenCmd},
+		{"operator", "create and list operators (people using the server)", (*env).operatorCmd},
 		{"version", "print the version", (*env).version},
 		{"help", "show help for vigil or a command", (*env).help},
 	}
