@@ -57,6 +57,7 @@ func commands() []command {
 		{"agents", "list the agents enrolled with a server", (*env).agentsCmd},
 		{"token", "create, list and revoke agent enrollment tokens", (*env).tokenCmd},
 		{"operator", "create and list operators (people using the server)", (*env).operatorCmd},
+		{"bench", "measure the fleet under load (vigil bench fleet)", (*env).benchCmd},
 		{"version", "print the version", (*env).version},
 		{"help", "show help for vigil or a command", (*env).help},
 	}
