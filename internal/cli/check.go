@@ -16,10 +16,11 @@ type checkOptions struct {
 	defines        []string
 	noWarnings     bool
 	failOnWarnings bool
+	lint           bool
 	help           bool
 }
 
-const checkUsage = "Usage: vigil check [--json] [-d VAR=VALUE]... [-w] [--fail-on-warnings] RULES_FILE..."
+const checkUsage = "Usage: vigil check [--json] [--lint] [-d VAR=VALUE]... [-w] [--fail-on-warnings] RULES_FILE..."
 
 func newCheckFlags(o *checkOptions) *pflag.FlagSet {
 	fs := pflag.NewFlagSet("vigil check", pflag.ContinueOnError)
@@ -29,6 +30,7 @@ func newCheckFlags(o *checkOptions) *pflag.FlagSet {
 	fs.StringArrayVarP(&o.defines, "define", "d", nil, "define an external variable `VAR=VALUE` (typed as in vigil scan)")
 	fs.BoolVarP(&o.noWarnings, "no-warnings", "w", false, "do not print warnings")
 	fs.BoolVar(&o.failOnWarnings, "fail-on-warnings", false, "exit 1 when there are warnings")
+	fs.BoolVar(&o.lint, "lint", false, "also classify the files as one rule set: code/binary search or keyword/document search")
 	fs.BoolVarP(&o.help, "help", "h", false, "show this help and exit")
 	return fs
 }
@@ -77,6 +79,18 @@ func (e *env) check(args []string) int {
 			} else {
 				fmt.Fprintln(e.stdout, d.String())
 			}
+		}
+	}
+	if o.lint && !failed {
+		for _, f := range fs.Args() {
+			if f == "-" {
+				fmt.Fprintf(e.stderr, "vigil check: --lint needs rule files, not standard input\n")
+				return exitUsage
+			}
+		}
+		if _, err := lintReport(e.stdout, fs.Args(), o.json); err != nil {
+			fmt.Fprintf(e.stderr, "vigil check: %v\n", err)
+			return exitError
 		}
 	}
 	if failed {
