@@ -242,7 +242,7 @@ type Status struct {
 	FileErrors   int64     `json:"file_errors"`
 	Bytes        int64     `json:"bytes"`
 	Batches      uint64    `json:"batches"`
-	Started      time.Time `json:"started,omitempty"`
+	Started      time.Time `json:"started,omitzero"`
 	Time         time.Time `json:"time"`
 }
 

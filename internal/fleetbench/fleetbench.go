@@ -275,7 +275,7 @@ func (a *simAgent) run(ctx context.Context, h wire.Hunt, o Options, firstSend *a
 	seq := uint64(0)
 	status := func(state string, batches uint64) error {
 		seq++
-		return a.send(ctx, wire.StatusSubject(a.prefix, a.id), wire.MsgID(a.id, h.ID, "status", seq),
+		return a.send(ctx, wire.StatusSubject(a.prefix, a.id),
 			wire.Status{HuntID: h.ID, Seq: seq, State: state, Started: now, Time: time.Now().UTC(), Batches: batches,
 				FilesScanned: int64(o.ResultsPerAgent), FilesMatched: int64(o.ResultsPerAgent)})
 	}
@@ -290,7 +290,7 @@ func (a *simAgent) run(ctx context.Context, h wire.Hunt, o Options, firstSend *a
 		for i := range b.Matches {
 			b.Matches[i] = fakeMatch(sent + i)
 		}
-		if err := a.send(ctx, wire.ResultsSubject(a.prefix, a.id), wire.MsgID(a.id, h.ID, "results", b.Seq), b); err != nil {
+		if err := a.send(ctx, wire.ResultsSubject(a.prefix, a.id), b); err != nil {
 			return err
 		}
 		batches++
@@ -311,15 +311,14 @@ func fakeMatch(i int) wire.FileMatch {
 
 // send publishes v to a JetStream-captured subject and waits for the ack,
 // retrying as a real agent does.
-func (a *simAgent) send(ctx context.Context, subject, msgID string, v any) error {
+func (a *simAgent) send(ctx context.Context, subject string, v any) error {
 	data, err := wire.Encode(v)
 	if err != nil {
 		return err
 	}
 	var last error
 	for try := 0; try < 20; try++ {
-		m := &nats.Msg{Subject: subject, Data: data, Header: nats.Header{}}
-		m.Header.Set("Nats-Msg-Id", msgID)
+		m := &nats.Msg{Subject: subject, Data: data}
 		resp, err := a.nc.RequestMsgWithContext(ctx, m)
 		if err == nil {
 			if strings.Contains(string(resp.Data), `"error"`) {
