@@ -1,5 +1,7 @@
 package yara
 
+import "vigil/yara/internal/re"
+
 // Atoms are the short literal pieces of a pattern that go into the
 // Aho-Corasick automaton. A hit on an atom makes the pattern a candidate at
 // a few offsets, which are then verified.
@@ -17,40 +19,13 @@ type atom struct {
 	minOff, maxOff int
 }
 
-// byteQuality scores one exact atom byte the way yara does: common bytes
-// (0x00, 0x20, 0xCC, 0xFF) and letters are worth less than other bytes.
-func byteQuality(b byte) int {
-	switch {
-	case b == 0x00 || b == 0x20 || b == 0xCC || b == 0xFF:
-		return 12
-	case b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z':
-		return 18
-	}
-	return 20
-}
-
-// atomQuality scores a literal atom (higher is better).
+// atomQuality scores a literal atom (higher is better) with yara's
+// heuristic (re.AtomQuality).
 func atomQuality(a []byte) int {
 	if len(a) == 0 {
 		return -1000
 	}
-	q := 0
-	var seen [256]bool
-	unique := 0
-	for _, b := range a {
-		q += byteQuality(b)
-		if !seen[b] {
-			seen[b] = true
-			unique++
-		}
-	}
-	if unique == 1 {
-		switch a[0] {
-		case 0x00, 0x20, 0x90, 0xCC, 0xFF:
-			return q - 10*len(a)
-		}
-	}
-	return q + 2*unique
+	return re.AtomQuality(a)
 }
 
 // bestWindow returns the offset of the best atom of length

@@ -153,7 +153,7 @@ func hexPrefilter(toks []syntax.HexToken, prog matchProg) matchProg {
 	// The linear runs of the pattern, split at variable-length jumps
 	// (fixed jumps are runs of wildcards).
 	var runs [][]hexPos
-	cur := []hexPos{}
+	cur := make([]hexPos, 0, len(toks))
 	for _, tk := range toks {
 		switch t := tk.(type) {
 		case *syntax.HexByte:

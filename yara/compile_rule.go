@@ -194,7 +194,7 @@ func (rc *ruleCtx) compileString(s *syntax.StringDef) {
 	case syntax.TextString:
 		quality = textQuality(s, vs)
 	case syntax.HexPattern:
-		quality = hexQuality(s.Hex)
+		quality = hexQuality(s.Hex, vs)
 	default:
 		quality = regexQuality(s.Regex, m)
 	}

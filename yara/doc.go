@@ -102,11 +102,10 @@
 //   - Match.Length is the real length of a match; yara's -L prints the
 //     length of the kept data, which is capped at 512 bytes (MaxMatchData).
 //     Conditions (!a[i]) see the real length in both.
-//   - The "may slow down scanning" warning models how yara chooses and
-//     scores atoms (atom_quality.go; it agrees with yara on thousands of
-//     random strings), except for base64 strings, which are scored on
-//     their encoded forms, and regex classes that look like '.' or a hex
-//     nibble, which are taken for them.
+//   - The "may slow down scanning" warning comes from the same atom choice
+//     and scoring the matcher uses, which are yara's (it agrees with yara
+//     on thousands of random hex and regex strings), except for base64
+//     strings, which are scored on their encoded forms.
 //   - Chained strings (hex jumps over 200 bytes, lazy regex gaps over
 //     200): the reported chain is the one whose last piece is found first,
 //     as yara does.

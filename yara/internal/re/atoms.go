@@ -23,7 +23,10 @@ type Atom struct {
 // returns nil when no useful atom exists: the caller must then try
 // MatchAt at every offset. The returned slice must not be modified.
 func (p *Prog) Atoms() []Atom {
-	p.atomsOnce.Do(func() { p.atoms = chooseAtoms(p.tree) })
+	p.atomsOnce.Do(func() {
+		p.pike()
+		p.atoms = chooseAtoms(p.tree)
+	})
 	return p.atoms
 }
 

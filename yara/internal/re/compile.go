@@ -46,7 +46,16 @@ type inst struct {
 }
 
 // Prog is a compiled pattern. It is immutable and safe for concurrent use.
+//
+// A Prog holds two matchers: yara's (y, built by Compile: the rule
+// engine verifies strings with it) and a Pike VM (MatchAt, Find, Atoms),
+// built from src when first used. Most patterns are strings of a rule set
+// and never need the Pike VM, so building it eagerly cost most of the
+// compile time and memory of large rule sets.
 type Prog struct {
+	src       *Node // the pattern, for the Pike VM
+	opt       CompileOptions
+	pikeOnce  sync.Once
 	insts     []inst
 	wide      bool // \b and \B look two bytes back
 	first     ByteSet
@@ -63,39 +72,47 @@ type Prog struct {
 	y         *yprog // yara's layout, atoms and matchers (yscan.go)
 }
 
-// Compile compiles n with the given options.
+// Compile compiles n with the given options. n must not be modified
+// afterwards (the Prog keeps it).
 func Compile(n *Node, opt CompileOptions) (*Prog, error) {
 	if n == nil {
 		return nil, fmt.Errorf("re: nil node")
 	}
-	t := transform(n, opt)
-	if size := progSize(t); size > maxInsts {
+	if size := progSize(n, opt.Wide); size > maxInsts {
 		return nil, &Error{0, "regular expression too large"}
 	}
-	c := &compiler{}
-	c.emit(t)
-	c.add(inst{op: opMatch})
 	p := &Prog{
-		insts:    c.insts,
+		src:      n,
+		opt:      opt,
 		wide:     opt.Wide,
-		minLen:   t.MinLen(),
-		maxLen:   t.MaxLen(),
 		greedy:   n.HasGreedy(),
 		shortest: n.hex,
 	}
-	p.first, _ = firstSet(t)
-	if b, ok := t.IsLiteral(); ok {
-		p.lit = b
-	} else {
-		p.seq = classSequence(p.insts)
-	}
-	p.tree = t // for Atoms, computed when first asked for
 	y, err := compileYara(n, opt, p.greedy)
 	if err != nil {
 		return nil, err
 	}
 	p.y = y
 	return p, nil
+}
+
+// pike builds the Pike VM program when first needed.
+func (p *Prog) pike() {
+	p.pikeOnce.Do(func() {
+		t := transform(p.src, p.opt)
+		c := &compiler{}
+		c.emit(t)
+		c.add(inst{op: opMatch})
+		p.insts = c.insts
+		p.minLen, p.maxLen = t.MinLen(), t.MaxLen()
+		p.first, _ = firstSet(t)
+		if b, ok := t.IsLiteral(); ok {
+			p.lit = b
+		} else {
+			p.seq = classSequence(p.insts)
+		}
+		p.tree = t
+	})
 }
 
 // transform applies the options to a copy of n: classes are case folded
@@ -134,31 +151,42 @@ func transform(n *Node, opt CompileOptions) *Node {
 	return &m
 }
 
-// progSize is the number of instructions emit produces, saturated.
-func progSize(n *Node) int {
+// progSize is the number of instructions emit produces for
+// transform(n, opt) (wide: opt.Wide), saturated.
+func progSize(n *Node, wide bool) int {
 	const big = maxInsts + 1
 	switch n.Op {
 	case OpEmpty:
 		return 0
+	case OpClass:
+		if wide {
+			return 2
+		}
+		return 1
 	case OpConcat:
 		s := 0
 		for _, c := range n.Subs {
-			s = min(s+progSize(c), big)
+			s = min(s+progSize(c, wide), big)
 		}
 		return s
 	case OpAlt:
 		s := 0
 		for _, c := range n.Subs {
-			s = min(s+progSize(c)+2, big)
+			s = min(s+progSize(c, wide)+2, big)
 		}
 		return s
 	case OpRepeat:
-		b := progSize(n.Subs[0]) + 2
-		copies := n.Min
-		if n.Max < 0 {
+		// transform bounds the counts by ScanLimit.
+		lo, hi := min(n.Min, ScanLimit+1), n.Max
+		if hi > ScanLimit {
+			hi = -1
+		}
+		b := progSize(n.Subs[0], wide) + 2
+		copies := lo
+		if hi < 0 {
 			copies++
 		} else {
-			copies = n.Max
+			copies = hi
 		}
 		if copies > 0 && b > big/copies {
 			return big
@@ -283,6 +311,7 @@ func classSequence(insts []inst) []ByteSet {
 
 // String dumps the program, one instruction per line.
 func (p *Prog) String() string {
+	p.pike()
 	var b strings.Builder
 	for pc, in := range p.insts {
 		fmt.Fprintf(&b, "%d\t", pc)
@@ -488,17 +517,17 @@ func firstSet(n *Node) (ByteSet, bool) {
 }
 
 // MinLen is the length of the shortest match (after the compile options).
-func (p *Prog) MinLen() int { return p.minLen }
+func (p *Prog) MinLen() int { p.pike(); return p.minLen }
 
 // MaxLen is the length of the longest match, or -1 when unbounded (a match
 // is still never longer than ScanLimit).
-func (p *Prog) MaxLen() int { return p.maxLen }
+func (p *Prog) MaxLen() int { p.pike(); return p.maxLen }
 
 // Size is the number of instructions. Matching costs up to
 // Size × ScanLimit steps per MatchAt call; a rule compiler may warn about
 // (or refuse) patterns with a large Size, as yara warns that a string
 // "slows down scanning".
-func (p *Prog) Size() int { return len(p.insts) }
+func (p *Prog) Size() int { p.pike(); return len(p.insts) }
 
 // Greedy reports whether the pattern has a greedy quantifier.
 func (p *Prog) Greedy() bool { return p.greedy }

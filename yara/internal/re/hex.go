@@ -2,6 +2,7 @@ package re
 
 import (
 	"fmt"
+	"sync/atomic"
 
 	"vigil/yara/syntax"
 )
@@ -37,8 +38,85 @@ func FromHex(h *syntax.HexString) (*Node, error) {
 	return &root, nil
 }
 
+// Hex string leaves are shared: a hex string is mostly single bytes, and
+// building a node (and its byte set) per byte dominated compiling rule
+// sets. Nodes are never modified once built (transform, piece and FromHex
+// copy what they change), so sharing them is safe.
+var (
+	// hexLeaves caches the nodes of hex bytes by negation, mask (FF, F0,
+	// 0F, 00) and value; other masks are built each time.
+	hexLeaves [2][4][256]atomic.Pointer[Node]
+	// hexAnyByte is the byte of a hex jump: yara's RE_NODE_ANY.
+	hexAnyByte = &Node{Op: OpClass, Set: fullSet, any: true, kind: kindAny}
+	// hexJumpOne is [1]: a masked byte with mask 00 for yara.
+	hexJumpOne = &Node{Op: OpClass, Set: fullSet, kind: kindMasked}
+	fullSet    = ByteSet{^uint64(0), ^uint64(0), ^uint64(0), ^uint64(0)}
+)
+
+// hexByteNode returns the node of the hex byte val with mask, negated by
+// not (~XX).
+func hexByteNode(val, mask byte, not bool) *Node {
+	mi := -1
+	switch mask {
+	case 0xFF:
+		mi = 0
+	case 0xF0:
+		mi = 1
+	case 0x0F:
+		mi = 2
+	case 0x00:
+		mi = 3
+	}
+	v := val & mask
+	var slot *atomic.Pointer[Node]
+	if mi >= 0 {
+		ni := 0
+		if not {
+			ni = 1
+		}
+		slot = &hexLeaves[ni][mi][v]
+		if n := slot.Load(); n != nil {
+			return n
+		}
+	}
+	s := maskSet(val, mask)
+	if not {
+		s = s.Complement()
+	}
+	n := &Node{Op: OpClass, Set: s}
+	switch {
+	case not:
+	case mask == 0xFF:
+		n.kind, n.val, n.mask = kindLit, val, 0xFF
+	case mask == 0:
+		n.kind, n.any = kindAny, true
+	default:
+		n.kind, n.val, n.mask = kindMasked, v, mask
+	}
+	if slot != nil {
+		if !slot.CompareAndSwap(nil, n) {
+			return slot.Load()
+		}
+	}
+	return n
+}
+
+// maskSet returns the bytes c with c&mask == val&mask.
+func maskSet(val, mask byte) ByteSet {
+	// val with every subset of the free bits.
+	var s ByteSet
+	v, free := val&mask, ^mask
+	for x := free; ; x = (x - 1) & free {
+		s.Add(v | x)
+		if x == 0 {
+			break
+		}
+	}
+	return s
+}
+
 func hexSeq(toks []syntax.HexToken, inAlt bool, count *int) (*Node, error) {
-	var subs []*Node
+	subs := make([]*Node, 0, len(toks))
 	for _, t := range toks {
 		*count++
 		if *count > maxHexTokens {
@@ -46,23 +124,7 @@ func hexSeq(toks []syntax.HexToken, inAlt bool, count *int) (*Node, error) {
 		}
 		switch t := t.(type) {
 		case *syntax.HexByte:
-			var s ByteSet
-			for c := 0; c < 256; c++ {
-				if (byte(c)&t.Mask == t.Value&t.Mask) != t.Not {
-					s.Add(byte(c))
-				}
-			}
-			n := &Node{Op: OpClass, Set: s}
-			switch {
-			case t.Not:
-			case t.Mask == 0xFF:
-				n.kind, n.val, n.mask = kindLit, t.Value, 0xFF
-			case t.Mask == 0:
-				n.kind, n.any = kindAny, true
-			default:
-				n.kind, n.val, n.mask = kindMasked, t.Value&t.Mask, t.Mask
-			}
-			subs = append(subs, n)
+			subs = append(subs, hexByteNode(t.Value, t.Mask, t.Not))
 		case *syntax.HexJump:
 			if t.Min < 0 || (t.Max >= 0 && t.Max < t.Min) {
 				return nil, &Error{0, "invalid jump range"}
@@ -75,15 +137,13 @@ func hexSeq(toks []syntax.HexToken, inAlt bool, count *int) (*Node, error) {
 			if inAlt && t.Max > MaxAltJump {
 				return nil, &Error{0, fmt.Sprintf("jumps over %d not allowed inside alternation (|)", MaxAltJump)}
 			}
-			var any ByteSet
-			any.AddRange(0, 255)
 			if t.Min == 1 && t.Max == 1 && !t.Range {
 				// yara reads [1] as a masked byte with mask 00; [1-1]
 				// is a one-byte jump.
-				subs = append(subs, &Node{Op: OpClass, Set: any, kind: kindMasked})
+				subs = append(subs, hexJumpOne)
 				continue
 			}
-			subs = append(subs, &Node{Op: OpRepeat, Subs: []*Node{{Op: OpClass, Set: any, any: true, kind: kindAny}}, Min: t.Min, Max: t.Max, Lazy: true, quant: '{'})
+			subs = append(subs, &Node{Op: OpRepeat, Subs: []*Node{hexAnyByte}, Min: t.Min, Max: t.Max, Lazy: true, quant: '{'})
 		case *syntax.HexAlt:
 			if len(t.Alts) == 0 {
 				return nil, &Error{0, "empty alternation"}

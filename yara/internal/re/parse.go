@@ -47,6 +47,7 @@ type Node struct {
 	hex   bool // root of a FromHex tree: shortest-match semantics (doc.go)
 	any   bool // OpClass from '.' or a hex jump: yara's RE_NODE_ANY
 	chain bool // OpConcat at the top level, not in a group: Chain may split it
+	group bool // written in parentheses (yara's tree has a node for it)
 
 	// How yara sees the node (ynode.go): atoms come only from literals,
 	// masked hex bytes and "any" nodes, and the quantifier form decides
@@ -194,6 +195,9 @@ func (p *parser) repeat() (*Node, error) {
 	qpos := p.pos
 	lo, hi, ok, err := p.quantifier()
 	if err != nil || !ok {
+		if group && err == nil {
+			n.group = true
+		}
 		return n, err
 	}
 	// An anchor cannot be repeated, unless in a group: (\b){1} is fine.

@@ -36,6 +36,7 @@ type machine struct {
 type machinePool struct{ p sync.Pool }
 
 func (p *Prog) get() *machine {
+	p.pike()
 	if m, ok := p.pool.p.Get().(*machine); ok {
 		m.steps = 0
 		return m
@@ -116,6 +117,7 @@ func (p *Prog) addThread(m *machine, q *queue, pc0 int32, data []byte, pos, end 
 // data[start:min(len(data), start+ScanLimit)]; ^, $ and \b see the whole
 // of data. An empty match counts as no match (yara never reports one).
 func (p *Prog) MatchAt(data []byte, start int) int {
+	p.pike()
 	if start < 0 || start >= len(data) || !p.first.Has(data[start]) {
 		return -1
 	}

@@ -1,5 +1,7 @@
 package re
 
+import "slices"
+
 // yara's atom selection for regexes and hex strings (atoms.c in yara
 // 4.2.3), rebuilt from its documented behaviour: the tree is walked in
 // order, runs of up to yMaxAtom literal-like nodes form candidate atoms,
@@ -17,38 +19,69 @@ type yatom struct {
 	n    int
 }
 
-// quality is yara's heuristic atom quality.
-func (a *yatom) quality() int {
+// qualityOffset is the constant yara adds to every atom quality
+// (YR_MAX_ATOM_QUALITY - 22 * YR_MAX_ATOM_LENGTH). The exported quality
+// functions leave it out: their scale is yara's minus qualityOffset.
+const qualityOffset = yMaxAtomQuality - 22*yMaxAtom
+
+// Qualities on the exported scale (yara's without qualityOffset): the
+// best an atom can score (YR_MAX_ATOM_QUALITY) and what a pattern without
+// atoms scores (YR_MIN_ATOM_QUALITY).
+const (
+	MaxQuality = yMaxAtomQuality - qualityOffset
+	MinQuality = -qualityOffset
+)
+
+// heuristicQuality is yara's yr_atoms_heuristic_quality without
+// qualityOffset, for an atom of bytes b with masks m (0xFF: the byte,
+// 0xF0 or 0x0F: a nibble, 0x00: any byte); m nil means every byte is
+// exact. Rare bytes score best; 00 20 CC FF and letters less; an atom of
+// one repeated common byte least.
+func heuristicQuality(b, m []byte) int {
 	var seen ByteSet
 	q, unique := 0, 0
-	for i := 0; i < a.n; i++ {
-		switch a.m[i] {
+	for i, c := range b {
+		mask := byte(0xFF)
+		if m != nil {
+			mask = m[i]
+		}
+		switch mask {
 		case 0x00:
 			q -= 10
+			continue
 		case 0x0F, 0xF0:
 			q += 4
+			continue
 		case 0xFF:
-			c := a.b[i]
-			switch {
-			case c == 0x00 || c == 0x20 || c == 0xCC || c == 0xFF:
-				q += 12
-			case c|0x20 >= 'a' && c|0x20 <= 'z':
-				q += 18
-			default:
-				q += 20
-			}
-			if !seen.Has(c) {
-				seen.Add(c)
-				unique++
-			}
+		default:
+			continue
+		}
+		switch {
+		case c == 0x00 || c == 0x20 || c == 0xCC || c == 0xFF:
+			q += 12
+		case c|0x20 >= 'a' && c|0x20 <= 'z':
+			q += 18
+		default:
+			q += 20
+		}
+		if !seen.Has(c) {
+			seen.Add(c)
+			unique++
 		}
 	}
 	if unique == 1 && (seen.Has(0x00) || seen.Has(0x20) || seen.Has(0x90) || seen.Has(0xCC) || seen.Has(0xFF)) {
-		q -= 10 * a.n
-	} else {
-		q += 2 * unique
+		return q - 10*len(b)
 	}
-	return yMaxAtomQuality - 22*yMaxAtom + q
+	return q + 2*unique
+}
+
+// AtomQuality is yara's quality of an exact atom (see heuristicQuality),
+// without yara's constant offset.
+func AtomQuality(a []byte) int { return heuristicQuality(a, nil) }
+
+// quality is yara's heuristic atom quality.
+func (a *yatom) quality() int {
+	return qualityOffset + heuristicQuality(a.b[:a.n], a.m[:a.n])
 }
 
 // trim drops unknown bytes (mask 00) at both ends and returns how many
@@ -113,11 +146,24 @@ type atomWalkItem struct {
 	attach *atree // non-nil: switch the OR node leaves are added to
 }
 
+// maxAtomWalk bounds the steps of buildAtomTree. Counted repeats are
+// walked min(n, 4) times, so nested ones multiply the work; a pattern
+// Compile accepts takes far fewer steps (its Pike program, which unrolls
+// every repeat, has at most maxInsts instructions), so the bound only
+// matters to PatternQuality, which scores patterns Compile may reject.
+// Past it, the nodes left are skipped.
+const maxAtomWalk = 1 << 22
+
 // buildAtomTree walks the tree the way yara does and returns the root OR
 // node of the atom tree.
-func buildAtomTree(root *ynode) *atree {
+// a lends its walk stack.
+func buildAtomTree(a *yarena, root *ynode) *atree {
 	top := &atree{kind: atOr}
-	stack := []atomWalkItem{{nil, top}, {root, top}}
+	stack := append(a.stack[:0], atomWalkItem{nil, top}, atomWalkItem{root, top})
+	defer func() {
+		clear(stack[:cap(stack)])
+		a.stack = stack[:0]
+	}()
 	var (
 		recent    [yMaxAtom]*ynode
 		n         int
@@ -134,9 +180,12 @@ func buildAtomTree(root *ynode) *atree {
 		}
 		return a
 	}
-	for len(stack) > 0 {
+	for steps := 0; len(stack) > 0; steps++ {
 		it := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
+		if steps > maxAtomWalk && it.n != nil {
+			continue
+		}
 		if it.attach != nil {
 			if n > 0 {
 				a := window()
@@ -180,6 +229,7 @@ func buildAtomTree(root *ynode) *atree {
 				recent[yMaxAtom-1] = y
 			}
 		case yConcat:
+			stack = slices.Grow(stack, len(y.subs))
 			for i := len(y.subs) - 1; i >= 0; i-- {
 				stack = append(stack, atomWalkItem{y.subs[i], nil})
 			}
@@ -413,14 +463,7 @@ const maxSearchAtoms = 16
 func newSearch(c chosen, wide, nocase bool) *ysearch {
 	var sets []ByteSet
 	for i := 0; i < c.atom.n; i++ {
-		var s ByteSet
-		b, m := c.atom.b[i], c.atom.m[i]
-		for v := 0; v < 256; v++ {
-			if byte(v)&m == b&m {
-				s.Add(byte(v))
-			}
-		}
-		sets = append(sets, s)
+		sets = append(sets, maskSet(c.atom.b[i], c.atom.m[i]))
 	}
 	if wide {
 		var w []ByteSet
@@ -465,4 +508,106 @@ func newSearch(c chosen, wide, nocase bool) *ysearch {
 		atoms = next
 	}
 	return &ysearch{sets: sets, atoms: atoms, delta: bestLo, fwd: c.fwd, bwd: c.bwd}
+}
+
+// PatternQuality is the quality yara 4.2.3 gives the atoms it chooses for
+// a regex or hex string pattern (_yr_atoms_extract_from_re and
+// _yr_atoms_choose: the lowest quality of the atoms it keeps), without
+// yara's constant offset; MinQuality when it finds none. The "may slow
+// down scanning" warning compares it with a threshold. wide and nocase do
+// not change it. yara scores each piece of a chained pattern (see Chain)
+// as a string of its own: pass one piece.
+func PatternQuality(n *Node) int {
+	a := newYarena()
+	defer a.release()
+	_, q := buildAtomTree(a, toYara(a, n, CompileOptions{})).choose()
+	return q - qualityOffset
+}
+
+// RegexQuality is the quality yara 4.2.3 gives the atoms of a regex
+// string: n is the regex parsed without case folding (so that letters
+// stay single bytes, as in yara's tree), the flags are the string's
+// modifiers. yara splits the regex at long lazy gaps (see Chain) and
+// scores each piece as a string of its own, the lowest score counting: a
+// piece made only of literal bytes, not in a group, is a literal string
+// to yara (LiteralQuality), any other piece a pattern (PatternQuality).
+func RegexQuality(n *Node, ascii, wide, nocase bool) int {
+	piece := func(subs []*Node) int {
+		lit := make([]byte, 0, len(subs))
+		for _, s := range subs {
+			if s.Op != OpClass || s.kind != kindLit || s.group {
+				if len(subs) == 1 {
+					return PatternQuality(s)
+				}
+				return PatternQuality(&Node{Op: OpConcat, Subs: subs})
+			}
+			lit = append(lit, s.val)
+		}
+		return LiteralQuality(lit, ascii, wide, nocase, false, 0, 0)
+	}
+	if n.Op != OpConcat || !n.chain {
+		return piece([]*Node{n})
+	}
+	q, start := MaxQuality, 0
+	for i := 1; i < len(n.Subs)-1; i++ {
+		if isChainGap(n.Subs[i]) {
+			q = min(q, piece(n.Subs[start:i]))
+			start = i + 1
+		}
+	}
+	return min(q, piece(n.Subs[start:]))
+}
+
+// YaraQuality is PatternQuality of the compiled pattern (computed by
+// Compile, which chooses the same atoms).
+func (p *Prog) YaraQuality() int { return p.y.quality - qualityOffset }
+
+// LiteralQuality is the quality yara 4.2.3 gives the atoms of a literal
+// string (yr_atoms_extract_from_string), without its constant offset:
+// the best window of up to 4 bytes of s, then that window made wide,
+// case-varied and xored as the modifiers say; the lowest quality of the
+// window and of every atom derived from it counts. s must not be empty.
+func LiteralQuality(s []byte, ascii, wide, nocase, xor bool, xorMin, xorMax int) int {
+	best := s[:min(len(s), yMaxAtom)]
+	bestQ := AtomQuality(best)
+	for i := yMaxAtom; i < len(s) && bestQ < MaxQuality; i++ {
+		if q := AtomQuality(s[i-yMaxAtom+1 : i+1]); q > bestQ {
+			best, bestQ = s[i-yMaxAtom+1:i+1], q
+		}
+	}
+	minQ := bestQ
+	atoms := [][]byte{best}
+	if wide {
+		w := make([]byte, min(2*len(best), yMaxAtom))
+		for i := 0; 2*i < len(w); i++ {
+			w[2*i] = best[i]
+		}
+		if ascii {
+			atoms = append(atoms, w)
+		} else {
+			atoms = [][]byte{w}
+		}
+	}
+	if nocase {
+		for _, a := range atoms {
+			atoms = caseCombinations(a, 0, atoms)
+		}
+	}
+	if xor {
+		var xored [][]byte
+		for _, a := range atoms {
+			for k := xorMin; k <= xorMax; k++ {
+				x := make([]byte, len(a))
+				for i := range a {
+					x[i] = a[i] ^ byte(k)
+				}
+				xored = append(xored, x)
+			}
+		}
+		atoms = xored
+	}
+	for _, a := range atoms {
+		minQ = min(minQ, AtomQuality(a))
+	}
+	return minQ
 }

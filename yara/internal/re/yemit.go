@@ -1,6 +1,9 @@
 package re
 
-import "sync"
+import (
+	"math/bits"
+	"sync"
+)
 
 // yara's code layout (re.c's emitter in yara 4.2.3), in Vigil's own
 // instruction set. The layout matters, not only the language: an atom's
@@ -24,14 +27,59 @@ const (
 	yiMatch                // success
 )
 
+// yinst is one instruction. It holds no pointer, so that programs cost
+// the garbage collector nothing to keep and little to build.
 type yinst struct {
 	op       yiop
-	prefJump bool  // yiSplit: the preferred branch is the jump (yara's SPLIT_B)
-	greedy   bool  // yiRep*
-	id       int32 // yiSplit: split id (a loop's copies share none: no unrolling)
+	prefJump bool     // yiSplit: the preferred branch is the jump (yara's SPLIT_B)
+	greedy   bool     // yiRep*
+	test     byteTest // yiByte, yiRepAny: the bytes matched
+	id       int32    // yiSplit: split id (a loop's copies share none: no unrolling)
 	x        int32
 	min, max int32
-	set      ByteSet
+}
+
+// byteTest is a set of bytes as an instruction tests it: the bytes c with
+// c&mask == val (negated by neg), which is every set a hex string or a
+// literal (case folded or not) makes, or, when class > 0, the bytes of
+// the program's sets[class-1].
+type byteTest struct {
+	val, mask byte
+	neg       bool
+	class     int32
+}
+
+func (t *byteTest) has(sets []ByteSet, c byte) bool {
+	if t.class > 0 {
+		return sets[t.class-1].Has(c)
+	}
+	return (c&t.mask == t.val) != t.neg
+}
+
+// maskTest returns the byteTest of s when s is of the mask form.
+func maskTest(s *ByteSet) (byteTest, bool) {
+	t, n, neg := *s, s.Len(), false
+	if n > 128 {
+		t, n, neg = t.Complement(), 256-n, true
+	}
+	if n == 0 {
+		// No byte (c&0 is never 1), or every byte.
+		return byteTest{val: 1, mask: 0, neg: neg}, true
+	}
+	if n&(n-1) != 0 {
+		return byteTest{}, false
+	}
+	v := t.Min()
+	var free byte
+	for i, w := range t {
+		for ; w != 0; w &= w - 1 {
+			free |= byte(i*64+bits.TrailingZeros64(w)) ^ v
+		}
+	}
+	if 1<<bits.OnesCount8(free) != n {
+		return byteTest{}, false
+	}
+	return byteTest{val: v &^ free, mask: ^free, neg: neg}, true
 }
 
 // Emission flags (yara's EMIT_DONT_SET_*).
@@ -65,7 +113,7 @@ func (e *yemitter) emit(n *ynode, flags int) int32 {
 	ref := int32(-1)
 	switch n.op {
 	case yLit, yMasked, yAny, yClass:
-		ref = e.add(yinst{op: yiByte, set: n.set})
+		ref = e.add(yinst{op: yiByte, test: n.test})
 	case yBegin:
 		ref = e.add(yinst{op: yiBegin})
 	case yEnd:
@@ -102,7 +150,7 @@ func (e *yemitter) emit(n *ynode, flags int) int32 {
 		e.emit(n.subs[1], flags)
 		e.code[j].x = e.pc()
 	case yRangeAny:
-		ref = e.add(yinst{op: yiRepAny, greedy: n.greedy, min: int32(n.min), max: int32(n.max), set: n.set})
+		ref = e.add(yinst{op: yiRepAny, greedy: n.greedy, min: int32(n.min), max: int32(n.max), test: n.test})
 	case yRange:
 		ref = e.emitRange(n, flags)
 	}
@@ -178,11 +226,15 @@ const maxSplits = 128
 
 // yprog is a pattern compiled the yara way.
 type yprog struct {
-	fwd, bwd  []yinst
+	fwd, bwd  []yinst    // the code (not fast)
+	ffwd      []finst    // fast: the forward code
+	fbwd      []finst    // fast: the backward code; nil: ffwd reversed (see reversedOf)
+	sets      []ByteSet  // the byte classes of the code (byteTest.class)
 	root      int32      // forward entry of the whole pattern
 	atoms     []YaraAtom // see atomList
 	atomsOnce sync.Once
 	chosen    []chosen // the atoms before expansion
+	quality   int      // yara's quality of the chosen atoms (PatternQuality)
 	atomOpts  [3]bool  // ascii, wide, nocase
 	search    *ysearch // nil: no shorter equivalent of atoms
 	greedy    bool     // yara's STRING_IS_GREEDY_REGEXP: later matches replace
@@ -191,22 +243,79 @@ type yprog struct {
 	both      bool     // ascii and wide: try ascii, then wide
 }
 
+// reverseFast lets fast programs run their backward code from the
+// forward code; tests turn it off to compare.
+var reverseFast = true
+
+// yemitters are reused: the code is laid out in a scratch buffer, then
+// copied to a slice of its exact size (growing slices by appending left
+// up to half of their capacity unused, for the life of the rules).
+var yemitters = sync.Pool{New: func() any { return new(yemitter) }}
+
+// layout lays out the forward or backward code of root, ending with a
+// match, in e's scratch buffer, and returns it with the number of splits.
+func (e *yemitter) layout(root *ynode, backwards bool) ([]yinst, int32) {
+	e.code, e.splits, e.backwards = e.code[:0], 0, backwards
+	e.emit(root, 0)
+	e.add(yinst{op: yiMatch})
+	return e.code, e.splits
+}
+
+func getEmitter() *yemitter { return yemitters.Get().(*yemitter) }
+
+func putEmitter(e *yemitter) {
+	if cap(e.code) > 1<<16 {
+		e.code = nil // do not keep the buffer of a huge pattern
+	}
+	yemitters.Put(e)
+}
+
+// reversedOf reports whether bwd is fwd reversed, both ending with their
+// match: the backward code of a hex string without alternatives, which
+// the fast matcher then runs from the forward code (yfast.exec).
+func reversedOf(bwd, fwd []yinst) bool {
+	n := len(fwd) - 1
+	if len(bwd) != len(fwd) || bwd[n] != fwd[n] {
+		return false
+	}
+	for k := 0; k < n; k++ {
+		if bwd[k] != fwd[n-1-k] {
+			return false
+		}
+	}
+	return true
+}
+
 // compileYara lays out the forward and backward code of n and picks its
-// atoms.
+// atoms. The code is laid out in scratch buffers, then copied to slices of
+// its exact size: for the fast matcher as finst (a hex string without
+// alternatives), with no backward code when it is the forward code
+// reversed; otherwise as yinst.
 func compileYara(n *Node, opt CompileOptions, greedy bool) (*yprog, error) {
-	root := toYara(n, CompileOptions{Nocase: opt.Nocase})
-	f := &yemitter{}
-	f.emit(root, 0)
-	f.add(yinst{op: yiMatch})
-	if f.splits > maxSplits {
+	a := newYarena()
+	defer a.release()
+	root := toYara(a, n, CompileOptions{Nocase: opt.Nocase})
+	ef, eb := getEmitter(), getEmitter()
+	defer putEmitter(ef)
+	defer putEmitter(eb)
+	fwd, splits := ef.layout(root, false)
+	if splits > maxSplits {
 		return nil, &Error{0, "regular expression is too complex"}
 	}
-	b := &yemitter{backwards: true}
-	b.emit(root, 0)
-	b.add(yinst{op: yiMatch})
-	p := &yprog{fwd: f.code, bwd: b.code, root: root.fwd, greedy: greedy, wide: opt.Wide && !opt.ASCII, both: opt.Wide && opt.ASCII}
-	p.fast = n.hex && fastCode(f.code)
-	list, _ := buildAtomTree(root).choose()
+	bwd, _ := eb.layout(root, true)
+	p := &yprog{sets: a.sets, root: root.fwd, greedy: greedy, wide: opt.Wide && !opt.ASCII, both: opt.Wide && opt.ASCII}
+	p.fast = n.hex && fastCode(fwd)
+	if p.fast {
+		p.ffwd = fastInsts(fwd)
+		if !reverseFast || !reversedOf(bwd, fwd) {
+			p.fbwd = fastInsts(bwd)
+		}
+	} else {
+		p.fwd = append(make([]yinst, 0, len(fwd)), fwd...)
+		p.bwd = append(make([]yinst, 0, len(bwd)), bwd...)
+	}
+	list, q := buildAtomTree(a, root).choose()
+	p.quality = q
 	ascii := !opt.Wide || opt.ASCII
 	if len(list) == 1 && !(ascii && opt.Wide) {
 		p.search = newSearch(list[0], opt.Wide, opt.Nocase)
@@ -220,6 +329,40 @@ func compileYara(n *Node, opt CompileOptions, greedy bool) (*yprog, error) {
 		p.atomList()
 	}
 	return p, nil
+}
+
+// finst is an instruction of the fast matcher (yfast): a yinst cut down
+// to what that matcher reads, 12 bytes instead of 28. Hex strings are
+// most of the code of real rule sets.
+type finst struct {
+	op        yiop
+	val, mask byte  // yiByte: the byteTest
+	neg       bool  // yiByte: the byteTest
+	a, b      int32 // yiByte: the byteTest's class; yiRepAny: min, max
+}
+
+func (in *finst) has(sets []ByteSet, c byte) bool {
+	if in.a > 0 {
+		return sets[in.a-1].Has(c)
+	}
+	return (c&in.mask == in.val) != in.neg
+}
+
+// fastInsts converts code that fastCode accepts.
+func fastInsts(code []yinst) []finst {
+	out := make([]finst, len(code))
+	for i := range code {
+		in := &code[i]
+		f := finst{op: in.op}
+		switch in.op {
+		case yiByte:
+			f.val, f.mask, f.neg, f.a = in.test.val, in.test.mask, in.test.neg, in.test.class
+		case yiRepAny:
+			f.a, f.b = in.min, in.max
+		}
+		out[i] = f
+	}
+	return out
 }
 
 // atomList returns the atoms, computed when first needed (the rule

@@ -34,9 +34,13 @@ func (f *yfast) alloc() int32 {
 	return int32(len(f.pos) - 1)
 }
 
+// yMatchInst is the match that ends a reversed code.
+var yMatchInst = finst{op: yiMatch}
+
 // exec runs code from pc at data[at] (backwards: at data[at-1] going
-// down). See yvm.exec for the results.
-func (f *yfast) exec(code []yinst, pc int32, data []byte, at int, backwards, exhaustive bool, found func(n int)) int {
+// down). See yvm.exec for the results. rev says that the code to run is
+// code reversed, its match kept last (see reversedOf).
+func (f *yfast) exec(code []finst, rev bool, sets []ByteSet, pc int32, data []byte, at int, backwards, exhaustive bool, found func(n int)) int {
 	f.pos = f.pos[:0]
 	f.free = f.free[:0]
 	incr, avail := 1, len(data)-at
@@ -69,7 +73,12 @@ func (f *yfast) exec(code []yinst, pc int32, data []byte, at int, backwards, exh
 	}
 	ip := pc
 	for round := 0; first != nilFiber; round++ {
-		in := &code[ip]
+		in := &yMatchInst
+		if !rev {
+			in = &code[ip]
+		} else if j := int32(len(code)) - 2 - ip; j >= 0 {
+			in = &code[j]
+		}
 		for cur := first; cur != nilFiber; {
 			f.steps++
 			c := &f.pos[cur]
@@ -85,7 +94,7 @@ func (f *yfast) exec(code []yinst, pc int32, data []byte, at int, backwards, exh
 			match := false
 			switch in.op {
 			case yiByte:
-				if bm < maxb && in.set.Has(data[c.input]) {
+				if bm < maxb && in.has(sets, data[c.input]) {
 					match = true
 					c.input += incr
 				}
@@ -95,7 +104,7 @@ func (f *yfast) exec(code []yinst, pc int32, data []byte, at int, backwards, exh
 				}
 				match = true
 				ins := cur
-				for j := int(in.min) + 1; j <= int(in.max); j++ {
+				for j := int(in.a) + 1; j <= int(in.b); j++ { // min, max
 					if bm+j >= maxb {
 						break
 					}
@@ -119,7 +128,7 @@ func (f *yfast) exec(code []yinst, pc int32, data []byte, at int, backwards, exh
 					}
 				}
 				c = &f.pos[cur]
-				c.input += incr * int(in.min)
+				c.input += incr * int(in.a) // min
 			case yiMatch:
 				if bm > maxb {
 					// Only a pattern ending with a jump gets here (yara

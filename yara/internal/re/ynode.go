@@ -1,5 +1,7 @@
 package re
 
+import "sync"
+
 // yara's view of a pattern. yara 4.2.3 does not match a regex or hex
 // string from its start: it picks atoms from the pattern's syntax tree,
 // and on an atom hit runs the code that follows the atom (forwards) and
@@ -33,8 +35,8 @@ const yRangeMax = 32767
 
 type ynode struct {
 	op        yop
-	set       ByteSet // byte nodes and yRangeAny: the bytes matched
-	val, mask byte    // atom bytes of yLit, yMasked, yAny
+	test      byteTest // byte nodes and yRangeAny: the bytes matched
+	val, mask byte     // atom bytes of yLit, yMasked, yAny
 	subs      []*ynode
 	min, max  int // yRange, yRangeAny
 	greedy    bool
@@ -42,17 +44,83 @@ type ynode struct {
 	fwd, bwd int32 // entry points in the forward and backward code; -1 none
 }
 
+// yarena allocates the nodes of one conversion: a hex string has a node
+// per byte, and allocating them one by one was a large part of compiling
+// rule sets. Arenas are reused (yarenas); the nodes live only while one
+// pattern is compiled.
+type yarena struct {
+	chunks [][]ynode
+	ci     int            // the chunk nodes are taken from
+	used   int            // nodes taken from it
+	sets   []ByteSet      // the classes that are not of the mask form (byteTest)
+	stack  []atomWalkItem // buildAtomTree's
+}
+
+const yarenaChunk = 256
+
+var yarenas = sync.Pool{New: func() any { return new(yarena) }}
+
+func newYarena() *yarena { return yarenas.Get().(*yarena) }
+
+// release returns the arena to the pool: its nodes must not be used any
+// more. The sets belong to the caller.
+func (a *yarena) release() {
+	a.ci, a.used, a.sets = 0, 0, nil
+	if len(a.chunks) > 64 || cap(a.stack) > 1<<16 {
+		a.chunks, a.stack = nil, nil // do not keep the arena of a huge pattern
+	}
+	yarenas.Put(a)
+}
+
+func (a *yarena) node() *ynode {
+	if a.ci < len(a.chunks) && a.used == len(a.chunks[a.ci]) {
+		a.ci++
+		a.used = 0
+	}
+	if a.ci == len(a.chunks) {
+		a.chunks = append(a.chunks, make([]ynode, yarenaChunk))
+	}
+	y := &a.chunks[a.ci][a.used]
+	a.used++
+	*y = ynode{fwd: -1, bwd: -1}
+	return y
+}
+
+// test returns the byteTest of s, adding s to a.sets when needed.
+func (a *yarena) test(s *ByteSet) byteTest {
+	if t, ok := maskTest(s); ok {
+		return t
+	}
+	for i := range a.sets {
+		if a.sets[i] == *s {
+			return byteTest{class: int32(i + 1)}
+		}
+	}
+	a.sets = append(a.sets, *s)
+	return byteTest{class: int32(len(a.sets))}
+}
+
 // toYara converts n, with the compile options applied, into yara's tree.
 // It never fails: every Node has a yara equivalent.
-func toYara(n *Node, opt CompileOptions) *ynode {
-	y := &ynode{fwd: -1, bwd: -1}
+// The nodes come from a, which must not be released while they are used.
+func toYara(a *yarena, n *Node, opt CompileOptions) *ynode {
+	return a.toYara(n, opt)
+}
+
+func (a *yarena) toYara(n *Node, opt CompileOptions) *ynode {
+	y := a.node()
 	switch n.Op {
 	case OpEmpty:
 		y.op = yEmpty
 	case OpClass:
-		y.set = n.Set
-		if opt.Nocase {
-			y.set = foldClass(n)
+		switch {
+		case opt.Nocase:
+			f := foldClass(n)
+			y.test = a.test(&f)
+		case n.kind == kindLit && n.Set.Len() == 1 && n.Set.Has(n.val):
+			y.test = byteTest{val: n.val, mask: 0xFF} // most hex bytes
+		default:
+			y.test = a.test(&n.Set)
 		}
 		y.val, y.mask = n.val, n.mask
 		switch n.kind {
@@ -76,14 +144,17 @@ func toYara(n *Node, opt CompileOptions) *ynode {
 		y.op = yNotWordB
 	case OpConcat:
 		y.op = yConcat
-		for _, s := range n.Subs {
-			y.subs = append(y.subs, toYara(s, opt))
+		y.subs = make([]*ynode, len(n.Subs))
+		for i, s := range n.Subs {
+			y.subs[i] = a.toYara(s, opt)
 		}
 	case OpAlt:
 		// a|b|c is (a|b)|c.
-		y = toYara(n.Subs[0], opt)
+		y = a.toYara(n.Subs[0], opt)
 		for _, s := range n.Subs[1:] {
-			y = &ynode{op: yAlt, subs: []*ynode{y, toYara(s, opt)}, fwd: -1, bwd: -1}
+			alt := a.node()
+			alt.op, alt.subs = yAlt, []*ynode{y, a.toYara(s, opt)}
+			y = alt
 		}
 	case OpRepeat:
 		sub := n.Subs[0]
@@ -97,7 +168,7 @@ func toYara(n *Node, opt CompileOptions) *ynode {
 			y.op = yPlus
 		case isAny:
 			y.op = yRangeAny
-			y.set = sub.Set
+			y.test = a.test(&sub.Set)
 			if y.max < 0 {
 				y.max = yRangeMax
 			}
@@ -108,7 +179,7 @@ func toYara(n *Node, opt CompileOptions) *ynode {
 				y.max = yRangeMax
 			}
 		}
-		y.subs = []*ynode{toYara(sub, opt)}
+		y.subs = []*ynode{a.toYara(sub, opt)}
 	}
 	return y
 }

@@ -58,10 +58,17 @@ func (p *Prog) yaraVerifyWith(s *yscratch, data []byte, fwd, bwd int32, pos int,
 	}
 	run := func(code []yinst, pc int32, backwards, wide, exhaustive bool, cb func(int)) (int, error) {
 		if y.fast {
-			return s.fast.exec(code, pc, data, pos, backwards, exhaustive, cb), nil
+			fc, rev := y.ffwd, false
+			if backwards {
+				fc, rev = y.fbwd, y.fbwd == nil
+				if rev {
+					fc = y.ffwd
+				}
+			}
+			return s.fast.exec(fc, rev, y.sets, pc, data, pos, backwards, exhaustive, cb), nil
 		}
 		m := &s.vm
-		m.code, m.data, m.p, m.backwards = code, data, pos, backwards
+		m.code, m.sets, m.data, m.p, m.backwards = code, y.sets, data, pos, backwards
 		m.cs = 1
 		if wide {
 			m.cs = 2

@@ -28,6 +28,7 @@ type yfiber struct {
 // split met twice while advancing one fiber is not taken again.
 type yvm struct {
 	code       []yinst
+	sets       []ByteSet
 	executed   []int32 // split ids taken, per sync call (a stack of sets)
 	seen       map[uint64]int32
 	fibers     []yfiber
@@ -353,7 +354,7 @@ func (m *yvm) exec(pc int32, exhaustive bool, found func(n int)) int {
 			action := none
 			switch op.op {
 			case yiByte, yiRepAny:
-				if bm >= maxb || (cs == 2 && m.data[in+1] != 0) || !op.set.Has(m.data[in]) {
+				if bm >= maxb || (cs == 2 && m.data[in+1] != 0) || !op.test.has(m.sets, m.data[in]) {
 					action = kill
 				}
 				if op.op == yiByte {
