@@ -61,6 +61,10 @@ type Options struct {
 	// NATSOptions are extra options for the NATS connection (for example
 	// TLS root CAs). They are applied after the agent's own.
 	NATSOptions []nats.Option
+	// NATSCredsFile is a NATS credentials file for an external NATS cluster
+	// (a server started with --nats); the embedded NATS authenticates the
+	// agent by its own key instead.
+	NATSCredsFile string
 	// Logf receives the agent's log lines; nil means silent.
 	Logf func(format string, args ...any)
 	// Now is the clock (for tests); nil means time.Now.
@@ -253,9 +257,18 @@ func (a *Agent) session(ctx context.Context) bool {
 		default:
 		}
 	}
+	var auth nats.Option
+	switch {
+	case id.NATSAuth == wire.NATSAuthExternal && a.o.NATSCredsFile != "":
+		auth = nats.UserCredentials(a.o.NATSCredsFile)
+	case id.NATSAuth == wire.NATSAuthExternal:
+		auth = func(*nats.Options) error { return nil } // the cluster lets us in, or refuses
+	default:
+		auth = nats.Nkey(pub, kp.Sign)
+	}
 	opts := []nats.Option{
 		nats.Name("vigil-agent " + id.AgentID),
-		nats.Nkey(pub, kp.Sign),
+		auth,
 		nats.CustomInboxPrefix(wire.InboxPrefix(id.AgentID)),
 		nats.MaxReconnects(-1),
 		nats.RetryOnFailedConnect(true),

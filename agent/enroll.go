@@ -152,12 +152,13 @@ func (a *Agent) Enroll(ctx context.Context) error {
 		reply.Prefix = wire.Prefix
 	}
 	id := &identity{
-		AgentID: reply.AgentID,
-		Seed:    string(seed),
-		NATS:    reply.NATS,
-		Prefix:  reply.Prefix,
-		Server:  base.String(),
-		Labels:  reply.Labels,
+		AgentID:  reply.AgentID,
+		Seed:     string(seed),
+		NATS:     reply.NATS,
+		Prefix:   reply.Prefix,
+		Server:   base.String(),
+		Labels:   reply.Labels,
+		NATSAuth: reply.NATSAuth,
 	}
 	if err := id.check(); err != nil {
 		return fmt.Errorf("enroll: unusable reply from %s: %w", endpoint, err)

@@ -42,6 +42,9 @@ type identity struct {
 	Prefix  string            `json:"prefix"`
 	Server  string            `json:"server"`
 	Labels  map[string]string `json:"labels,omitempty"`
+	// NATSAuth is the EnrollReply's: "" or wire.NATSAuthNKey, or
+	// wire.NATSAuthExternal (Options.NATSCredsFile, if any, authenticates).
+	NATSAuth string `json:"nats_auth,omitempty"`
 }
 
 // check validates an identity read from disk or built from an EnrollReply.

@@ -28,8 +28,10 @@
 // An offline agent therefore gets a hunt when it comes back, until the hunt
 // expires. Results and statuses go to a JetStream stream (StreamName) so
 // that nothing is lost while the server restarts; every message carries a
-// Nats-Msg-Id (MsgID) and a per-agent, per-hunt sequence number, and the
-// server stores each (hunt, agent, seq) once.
+// per-agent, per-hunt sequence number, and the server stores each (hunt,
+// agent, seq) once. Agents send no Nats-Msg-Id: JetStream's duplicate
+// detection spans the whole stream, so an ID another agent can predict
+// would let it get a genuine message dropped as a duplicate.
 package wire
 
 import (
@@ -60,7 +62,7 @@ const (
 	SyncInterval      = 60 * time.Second
 	HelloInterval     = 30 * time.Second
 	OfflineAfter      = 3 * HelloInterval // an agent not heard from for this long is offline
-	DuplicateWindow   = 10 * time.Minute  // JetStream duplicate detection window
+	DuplicateWindow   = 2 * time.Minute   // JetStream's duplicate window (unused: agents send no message IDs)
 	InboxPrefixFormat = "_I.%s"           // nats.CustomInboxPrefix(fmt.Sprintf(InboxPrefixFormat, id))
 )
 
@@ -124,11 +126,6 @@ func ValidID(id string) error {
 		}
 	}
 	return nil
-}
-
-// MsgID is the Nats-Msg-Id header of a status or result message.
-func MsgID(agentID, huntID, kind string, seq uint64) string {
-	return fmt.Sprintf("%s/%s/%s/%d", agentID, huntID, kind, seq)
 }
 
 // Limits are a hunt's per-agent scan limits. Zero means the agent's default.
@@ -304,7 +301,18 @@ type EnrollReply struct {
 	NATS    []string          `json:"nats"`   // URLs
 	Prefix  string            `json:"prefix"` // subject prefix
 	Labels  map[string]string `json:"labels"` // as recorded by the server
+	// NATSAuth says how the agent authenticates to NATS: NATSAuthNKey (the
+	// server's embedded NATS: sign the connection nonce with the key sent
+	// at enrollment) or NATSAuthExternal (an external cluster: its own
+	// credentials, which the machine's admin gives the agent).
+	NATSAuth string `json:"nats_auth,omitempty"`
 }
+
+// NATS authentication modes of an EnrollReply; "" means NATSAuthNKey.
+const (
+	NATSAuthNKey     = "nkey"
+	NATSAuthExternal = "external"
+)
 
 // Decode unmarshals a message of at most MaxMessage bytes, refusing
 // unknown fields so that garbage on the wire is an error, not a zero value.

@@ -53,6 +53,8 @@ func commands() []command {
 		{"quarantine", "list, restore or delete quarantined files", (*env).quarantineCmd},
 		{"check", "compile rule files and report every error and warning", (*env).check},
 		{"compile", "compile rule files into a file for `vigil scan -C`", (*env).compile},
+		{"server", "run the fleet server: API, web UI, embedded NATS, SQLite", (*env).serverCmd},
+		{"agent", "run the agent that runs the server's hunts on this machine", (*env).agentCmd},
 		{"hunt", "create hunts and read their results (needs a server)", (*env).huntCmd},
 		{"agents", "list the agents enrolled with a server", (*env).agentsCmd},
 		{"token", "create, list and revoke agent enrollment tokens", (*env).tokenCmd},

@@ -43,7 +43,7 @@ func TestDurability(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := 1; i <= n; i++ {
-		ack, err := publishAcked(nc, wire.ResultsSubject(p, a.id), wire.MsgID(a.id, "h1", "results", uint64(i)), fmt.Appendf(nil, "batch-%d", i))
+		ack, err := publishAcked(nc, wire.ResultsSubject(p, a.id), testMsgID(a.id, "h1", "results", uint64(i)), fmt.Appendf(nil, "batch-%d", i))
 		if err != nil {
 			t.Fatalf("publish %d: %v", i, err)
 		}
@@ -52,7 +52,7 @@ func TestDurability(t *testing.T) {
 		}
 	}
 	// The same message ID again, within the window: dropped.
-	ack, err := publishAcked(nc, wire.ResultsSubject(p, a.id), wire.MsgID(a.id, "h1", "results", 1), []byte("again"))
+	ack, err := publishAcked(nc, wire.ResultsSubject(p, a.id), testMsgID(a.id, "h1", "results", 1), []byte("again"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +83,7 @@ func TestDurability(t *testing.T) {
 	})
 	nc2, _ := mustConnect(t, b2, a)
 	// Duplicate detection survives the restart too.
-	ack, err = publishAcked(nc2, wire.ResultsSubject(p, a.id), wire.MsgID(a.id, "h1", "results", 2), []byte("again"))
+	ack, err = publishAcked(nc2, wire.ResultsSubject(p, a.id), testMsgID(a.id, "h1", "results", 2), []byte("again"))
 	if err != nil {
 		t.Fatal(err)
 	}

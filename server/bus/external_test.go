@@ -94,7 +94,7 @@ func TestExternal(t *testing.T) {
 
 	// Publish as an agent would (plain request with a message ID) and
 	// consume.
-	ack, err := publishAcked(b.Conn(), wire.ResultsSubject(p, "a1"), wire.MsgID("a1", "h1", "results", 1), []byte("r1"))
+	ack, err := publishAcked(b.Conn(), wire.ResultsSubject(p, "a1"), testMsgID("a1", "h1", "results", 1), []byte("r1"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -175,12 +175,21 @@ type pubAck struct {
 	} `json:"error"`
 }
 
-// publishAcked publishes data on subject with a Nats-Msg-Id, as an agent
-// does (a plain request, no $JS.API), and returns JetStream's ack.
+// testMsgID is a Nats-Msg-Id for tests of JetStream's duplicate detection.
+// Agents send none (see wire: the detection spans the whole stream).
+func testMsgID(agent, hunt, kind string, seq uint64) string {
+	return fmt.Sprintf("%s/%s/%s/%d", agent, hunt, kind, seq)
+}
+
+// publishAcked publishes data on subject, with a Nats-Msg-Id unless msgID
+// is empty, as a plain request (no $JS.API) the way an agent does, and
+// returns JetStream's ack.
 func publishAcked(nc *nats.Conn, subject, msgID string, data []byte) (pubAck, error) {
 	m := nats.NewMsg(subject)
 	m.Data = data
-	m.Header.Set(nats.MsgIdHdr, msgID)
+	if msgID != "" {
+		m.Header.Set(nats.MsgIdHdr, msgID)
+	}
 	reply, err := nc.RequestMsg(m, testTimeout)
 	if err != nil {
 		return pubAck{}, err
