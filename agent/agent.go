@@ -4,19 +4,26 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nkeys"
+	"golang.org/x/mod/sumdb/tlog"
 
+	"vigil/agent/policy"
+	"vigil/journal"
 	"vigil/scan"
+	"vigil/translog"
 	"vigil/wire"
 )
 
@@ -65,6 +72,12 @@ type Options struct {
 	// (a server started with --nats); the embedded NATS authenticates the
 	// agent by its own key instead.
 	NATSCredsFile string
+	// PolicyFile is the machine owner's local policy (package
+	// agent/policy); "" means StateDir/policy. Run reads it (and again on
+	// SIGHUP where the system has it); a file that exists and does not
+	// parse stops Run. When it does not exist at enrollment, the agent
+	// writes one from the server's enrollment reply (trust on first use).
+	PolicyFile string
 	// Logf receives the agent's log lines; nil means silent.
 	Logf func(format string, args ...any)
 	// Now is the clock (for tests); nil means time.Now.
@@ -85,6 +98,16 @@ type Agent struct {
 	store   *huntStore
 	slot    fifoSlot // one hunt scans at a time
 	wg      sync.WaitGroup
+
+	pol      atomic.Pointer[policy.Policy] // the local policy in force
+	syncNow  chan struct{}                 // a push asks for a sync
+	logMu    sync.Mutex                    // guards logState and its file
+	logState *logState
+	jnl      *journal.Journal
+	// ranTimes are the times of the journal's "ran" records of the last
+	// day (guarded by mu), for the policy's daily cap.
+	ranTimes []time.Time
+	decideMu sync.Mutex // one policy decision at a time
 
 	// Timing knobs, set by New to the protocol's values; tests shorten them.
 	helloEvery, syncEvery, statusEvery, flushEvery time.Duration
@@ -116,7 +139,31 @@ func New(o Options) (*Agent, error) {
 		return nil, err
 	}
 	store.prune(o.Now())
+	ls, err := loadLogState(o.StateDir)
+	if err != nil {
+		return nil, fmt.Errorf("agent: %w", err)
+	}
+	jpath := filepath.Join(o.StateDir, journalFile)
+	jnl, err := journal.Open(jpath)
+	if err != nil {
+		return nil, fmt.Errorf("agent: %w (vigil audit --state %s shows it; move it away to start a new journal)", err, o.StateDir)
+	}
+	recs, err := jnl.Records()
+	if err != nil {
+		jnl.Close()
+		return nil, fmt.Errorf("agent: %w", err)
+	}
+	var ran []time.Time
+	for _, r := range recs {
+		if r.Action == journal.ActionRan && r.Time.After(o.Now().Add(-24*time.Hour)) {
+			ran = append(ran, r.Time)
+		}
+	}
 	return &Agent{
+		logState:    ls,
+		jnl:         jnl,
+		ranTimes:    ran,
+		syncNow:     make(chan struct{}, 1),
 		o:           o,
 		id:          id,
 		store:       store,
@@ -177,6 +224,12 @@ func (a *Agent) Run(ctx context.Context) error {
 		a.mu.Unlock()
 	}()
 
+	// A policy file that exists must parse, before anything else.
+	if _, err := os.Stat(a.policyPath()); err == nil || !errors.Is(err, fs.ErrNotExist) {
+		if err := a.loadPolicy(); err != nil {
+			return err
+		}
+	}
 	for attempt := 0; !a.Enrolled(); attempt++ {
 		err := a.Enroll(ctx)
 		if err == nil {
@@ -198,8 +251,14 @@ func (a *Agent) Run(ctx context.Context) error {
 		}
 	}
 
+	// The policy (possibly written at enrollment) is in force from here.
+	if err := a.loadPolicy(); err != nil {
+		return err
+	}
+
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	a.watchPolicy(runCtx)
 	a.mu.Lock()
 	a.runCtx = runCtx
 	a.mu.Unlock()
@@ -211,7 +270,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	for _, s := range saved {
 		a.logf("hunt %s: was active when the agent stopped: running it again", s.hunt.ID)
-		a.startHunt(runCtx, s.hunt, s.seq, true)
+		a.startHunt(runCtx, s.hunt, s.seq, true, verdict{})
 	}
 
 	for attempt := 0; runCtx.Err() == nil; attempt++ {
@@ -354,6 +413,10 @@ func (a *Agent) session(ctx context.Context) bool {
 			if nc.IsConnected() {
 				a.hello(nc, p, aid)
 			}
+		case <-a.syncNow:
+			if nc.IsConnected() {
+				doSync()
+			}
 		case <-syncTimer.C:
 			if nc.IsConnected() {
 				doSync()
@@ -409,12 +472,19 @@ func (a *Agent) activeIDs() []string {
 	return ids
 }
 
-// sync asks the server for this agent's hunts and starts the new ones.
+// sync asks the server for this agent's hunts, verifies the reply's log
+// checkpoint against the agent's stored one and starts the new hunts with
+// their verdicts.
 func (a *Agent) sync(ctx context.Context, nc *nats.Conn, p, id string) error {
 	a.mu.Lock()
 	a.store.prune(a.now())
 	req := wire.SyncRequest{Version: wire.Version, Known: a.store.known()}
 	a.mu.Unlock()
+	a.logMu.Lock()
+	if a.logState.Fork == nil {
+		req.LogSize = a.logState.Size
+	}
+	a.logMu.Unlock()
 	data, err := wire.Encode(req)
 	if err != nil {
 		return err
@@ -430,13 +500,139 @@ func (a *Agent) sync(ctx context.Context, nc *nats.Conn, p, id string) error {
 		return fmt.Errorf("reply: %v", err)
 	}
 	if reply.Error != "" {
+		if len(reply.Checkpoint) > 0 {
+			// Still check the checkpoint: a log smaller than the one the
+			// agent stored (the server cannot prove consistency) is a
+			// rollback, recorded as a fork.
+			a.verifyCheckpoint(&wire.SyncReply{Checkpoint: reply.Checkpoint, Consistency: reply.Consistency})
+		}
 		return fmt.Errorf("server said: %s", truncate(reply.Error, maxServerMsg))
 	}
-	for _, h := range reply.Hunts {
-		a.accept(ctx, h, "sync")
+	v, tree, refuseAll, deferErr := a.verifyCheckpoint(&reply)
+	if deferErr != nil {
+		if len(reply.Hunts) > 0 {
+			// Retried with the sync's backoff (for example until the
+			// witnesses have cosigned the checkpoint).
+			return fmt.Errorf("%v: %d hunts not accepted now", deferErr, len(reply.Hunts))
+		}
+		a.logf("sync: %v", deferErr)
+		return nil
+	}
+	for i := range reply.Hunts {
+		h := reply.Hunts[i]
+		if wire.ValidID(h.ID) != nil || a.isKnown(h.ID) {
+			a.accept(ctx, h, "sync", verdict{})
+			continue
+		}
+		why := refuseAll
+		if why == "" {
+			why = verifyHuntLog(v, tree, &h)
+		}
+		a.accept(ctx, h, "sync", verdict{refuse: why, treeSize: tree.N})
 	}
 	return nil
 }
+
+// isKnown reports whether hunt id is finished or active.
+func (a *Agent) isKnown(id string) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	_, done := a.store.finished[id]
+	_, active := a.hunts[id]
+	return done || active
+}
+
+// verifyCheckpoint checks a sync reply's checkpoint with the pinned log key
+// and advances the stored state with the consistency proof. It returns the
+// verifier and the checkpoint's tree to check the hunts' entries against;
+// refuseAll, when not "", is the reason every hunt of the reply is refused
+// (a fork, no pinned log key); deferErr, when not nil, means the reply
+// cannot be judged now (its hunts are left for a later sync: for example
+// witnesses have not cosigned the checkpoint yet).
+func (a *Agent) verifyCheckpoint(reply *wire.SyncReply) (v *translog.Verifier, tree tlog.Tree, refuseAll string, deferErr error) {
+	a.logMu.Lock()
+	defer a.logMu.Unlock()
+	st := a.logState
+	if st.Fork != nil {
+		return nil, tree, st.Fork.summary(a.o.StateDir), nil
+	}
+	pol := a.policy()
+	v, err := pol.Verifier()
+	if err != nil {
+		return nil, tree, fmt.Sprintf("the local policy (%s) cannot verify the server's transparency log: %v; this machine's administrator must pin the log key", a.policyPath(), err), nil
+	}
+	if st.Checkpoint != "" {
+		if err := v.UnmarshalState([]byte(st.Checkpoint)); err != nil {
+			return nil, tree, fmt.Sprintf("the stored log checkpoint (%s) does not verify with the pinned log key: %v; this machine's administrator must check the policy's log-key or delete that file",
+				filepath.Join(a.o.StateDir, logStateFile), err), nil
+		}
+	}
+	if len(reply.Checkpoint) == 0 {
+		if len(reply.Hunts) == 0 {
+			return v, tree, "", nil
+		}
+		return nil, tree, "the server sent no transparency-log checkpoint, so no hunt can be verified", nil
+	}
+	if len(reply.Checkpoint) > translog.MaxCheckpointSize {
+		return nil, tree, "", fmt.Errorf("checkpoint of %d bytes", len(reply.Checkpoint))
+	}
+	tree, err = v.VerifyCheckpoint(reply.Checkpoint)
+	if err != nil {
+		return nil, tree, "", fmt.Errorf("log checkpoint not verified: %v", err)
+	}
+	proof, err := proofHashes(reply.Consistency)
+	if err != nil {
+		return nil, tree, "", fmt.Errorf("consistency proof: %v", err)
+	}
+	if err := v.Advance(reply.Checkpoint, tlog.TreeProof(proof)); err != nil {
+		var fe *translog.ForkError
+		if !errors.As(err, &fe) {
+			return nil, tree, "", fmt.Errorf("log checkpoint not accepted: %v", err)
+		}
+		ev := newForkEvidence(fe, a.now())
+		st.Fork = ev
+		if err := saveLogState(a.o.StateDir, st); err != nil {
+			a.logf("log: %v", err)
+		}
+		why := ev.summary(a.o.StateDir)
+		a.logf("log: FORK DETECTED: %s", why)
+		a.journal(journal.Record{HuntID: "", LogIndex: -1, TreeSize: ev.OfferedSize, Action: journal.ActionRefused, Reason: why})
+		return nil, tree, why, nil
+	}
+	trusted, ttree := v.Trusted()
+	if string(trusted) != st.Checkpoint {
+		first := st.Checkpoint == ""
+		st.Checkpoint, st.Size = string(trusted), ttree.N
+		if err := saveLogState(a.o.StateDir, st); err != nil {
+			a.logf("log: %v", err)
+		}
+		if first {
+			a.logf("log: first checkpoint trusted (size %d, hash %s)", ttree.N, ttree.Hash)
+		}
+	}
+	return v, tree, "", nil
+}
+
+// journal appends rec to the journal, with the time, and keeps the daily
+// count of hunts run.
+func (a *Agent) journal(rec journal.Record) {
+	rec.Time = a.now().UTC()
+	if err := a.jnl.Append(rec); err != nil {
+		a.logf("journal: %v", err)
+		return
+	}
+	if rec.Action == journal.ActionRan {
+		a.mu.Lock()
+		a.ranTimes = append(a.ranTimes, rec.Time)
+		a.mu.Unlock()
+	}
+}
+
+// Journal returns the agent's journal (for tests and tools in-process).
+func (a *Agent) Journal() *journal.Journal { return a.jnl }
+
+// Close releases the agent's journal. Call it after Run has returned.
+func (a *Agent) Close() error { return a.jnl.Close() }
 
 // onHunt handles a hunt pushed by the server.
 func (a *Agent) onHunt(ctx context.Context, data []byte) {
@@ -445,7 +641,13 @@ func (a *Agent) onHunt(ctx context.Context, data []byte) {
 		a.logf("ignored a pushed hunt: %v", err)
 		return
 	}
-	a.accept(ctx, h, "push")
+	// A pushed hunt carries no log proofs: answer it by syncing, which
+	// brings the hunt with its log entry, approvals and proofs.
+	a.logf("hunt %s: pushed: syncing to get it with its log proofs", truncate(h.ID, 64))
+	select {
+	case a.syncNow <- struct{}{}:
+	default:
+	}
 }
 
 // onCancel handles a Cancel.
@@ -472,7 +674,8 @@ func (a *Agent) onCancel(data []byte) {
 
 // accept starts hunt h unless it is finished, already active, or the agent
 // has too many active hunts.
-func (a *Agent) accept(ctx context.Context, h wire.Hunt, from string) {
+// v says what the log verification found.
+func (a *Agent) accept(ctx context.Context, h wire.Hunt, from string, v verdict) {
 	if err := wire.ValidID(h.ID); err != nil {
 		a.logf("ignored a hunt (%s): %v", from, err)
 		return
@@ -493,7 +696,13 @@ func (a *Agent) accept(ctx context.Context, h wire.Hunt, from string) {
 		return
 	}
 	a.logf("hunt %s: received (%s)", h.ID, from)
-	a.startHunt(runCtx, h, seqState{}, false)
+	a.startHunt(runCtx, h, seqState{}, false, v)
+}
+
+// verdict is what the log verification of a sync reply found about a hunt.
+type verdict struct {
+	refuse   string // why the hunt is refused, "" if its log proofs hold
+	treeSize int64  // size of the checkpoint it was verified against
 }
 
 // fifoSlot lets one holder at a time in, in the order they asked.

@@ -32,6 +32,7 @@ func TestEnrollRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { a.Close() })
 	err = a.Enroll(context.Background())
 	want := "enroll: server said 401: unknown or expired token"
 	if err == nil || err.Error() != want {
@@ -63,6 +64,7 @@ func TestEnrollAndReload(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { a.Close() })
 	if a.Enrolled() {
 		t.Fatal("enrolled before Enroll")
 	}
@@ -106,6 +108,7 @@ func TestEnrollAndReload(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { b.Close() })
 	if !b.Enrolled() || b.ID() != "agent-1" {
 		t.Fatalf("reloaded: enrolled %v, ID %q", b.Enrolled(), b.ID())
 	}
@@ -603,6 +606,7 @@ func TestPermissionsEnforced(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { a.Close() })
 	if err := a.Enroll(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -661,12 +665,12 @@ func TestLimits(t *testing.T) {
 		t.Errorf("timeout: final %+v", final)
 	}
 
-	// A relative path is reported, not scanned.
+	// A relative path cannot be judged by the local policy: the hunt is
+	// refused, nothing scanned.
 	rel := makeHunt("h-relative", rules, "relative/path", data)
 	h.push(r.a.ID(), rel)
-	final, _, batches := h.terminal(rel.ID)
-	if final.State != wire.StateDone || final.FileErrors != 1 || final.FilesMatched != 10 ||
-		len(batches) != 1 || len(batches[0].Errors) != 1 || batches[0].Errors[0].Path != "relative/path" {
+	final, statuses, batches := h.terminal(rel.ID)
+	if final.State != wire.StateRefused || !strings.Contains(final.Error, `"relative/path"`) || len(statuses) != 1 || len(batches) != 0 {
 		t.Errorf("relative path: final %+v, batches %+v", final, batches)
 	}
 }

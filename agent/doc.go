@@ -26,8 +26,66 @@
 //
 // On connect and every wire.HelloInterval the agent publishes a wire.Hello;
 // on connect and every wire.SyncInterval it asks for its hunts with a
-// wire.SyncRequest. Hunts also arrive pushed on P.to.<id>.hunt; a
-// wire.Cancel on P.to.<id>.cancel stops one.
+// wire.SyncRequest. A hunt pushed on P.to.<id>.hunt is never run as it
+// came: it only makes the agent sync at once, since only a sync reply
+// carries the log proofs (below). A wire.Cancel on P.to.<id>.cancel stops
+// a hunt.
+//
+// # No hunt in secret: log, approvals and the local policy
+//
+// The agent runs only hunts that the server's transparency log (package
+// translog) holds, approved as the machine owner's local policy (package
+// agent/policy) requires. The policy file is Options.PolicyFile, by
+// default StateDir/policy. When it does not exist at enrollment, the agent
+// writes one from the wire.EnrollReply (log-key, one approver line per
+// approver key, min-approvals as the server said; the server's witnesses
+// as comments, not required) and says so in a log line: the server's keys
+// are trusted on first use, and from then on only the machine's
+// administrator changes them. Run reads the policy when it starts and
+// again on SIGHUP (Unix; a file that no longer parses is then ignored and
+// the policy in force kept). A policy file that exists and does not parse
+// stops Run. Without any policy file the default policy applies, which
+// pins no log key, so every hunt is refused.
+//
+// Every SyncRequest carries LogSize, the size of the checkpoint the agent
+// last verified (StateDir/log.state). On every reply the agent checks the
+// Checkpoint's signature by the pinned log key (and the cosignatures of
+// min-witnesses of the policy's witnesses), and that it extends the stored
+// checkpoint by the Consistency proof; the first checkpoint is trusted on
+// first use, and each newer one is stored. A checkpoint that does not
+// verify (for example not yet cosigned by enough witnesses) leaves the
+// reply's hunts unjudged: they are asked for again with the sync's backoff.
+// A checkpoint that does not extend the stored one is a fork of the log:
+// the agent keeps both signed checkpoints in log.state as evidence,
+// journals the fork, and refuses every hunt (this reply's, later ones and
+// those resumed after a restart) with a reason naming both trees' sizes
+// and hashes. It keeps refusing until the machine's administrator, having
+// looked at the evidence, deletes StateDir/log.state (the agent then
+// trusts the server's next checkpoint on first use).
+//
+// For each hunt the agent then checks that it came with its log entry and
+// approvals (wire.HuntLog), each proven to be in the checkpoint's tree,
+// that the entry is this hunt's (translog.HuntEntry.CheckHunt), and asks
+// the policy (policy.Check: forbidden roots, content collection, document
+// hunts, approvals by the policy's approver keys other than the requester,
+// the daily cap counted from the journal's "ran" records of the last 24
+// hours and the hunts accepted since). Each root is also resolved
+// (filepath.EvalSymlinks) and refused if it lands in a forbidden place.
+// Forbidden places inside a root are excluded from the walk (the
+// decision's Exclude patterns), and every walked path is checked again
+// with policy.Forbidden (as walked, through the resolved root, and resolved
+// on disk when the hunt follows symbolic links): nothing found in a
+// forbidden place is reported. (The scan package has no per-path hook
+// yet, so a forbidden file reached through a followed symbolic link, or
+// one whose path differs from the policy's only by case on Windows and
+// macOS, is read and scanned before its result is dropped.)
+//
+// Every hunt the agent ran, refused or could not run is recorded in
+// StateDir/journal (package journal, hash-chained) with its log index,
+// the tree size it was checked against, requester, approvers, rules
+// SHA-256, paths, reason and counts; a fork is recorded too. `vigil audit
+// --state DIR` prints and checks it. The policy's cpu-share is not
+// enforced yet.
 //
 // # Running a hunt
 //
@@ -35,8 +93,8 @@
 // wire.MaxMessage) and hunts without a valid ID are logged and ignored. A
 // hunt that is otherwise invalid, whose rules do not hash to RulesSHA256,
 // whose rules use include (an agent reads no rule files), whose exclude
-// patterns are malformed, or that has already expired is refused (Status
-// "refused" with the reason). Refused hunts are remembered like finished
+// patterns are malformed, that has already expired, or that fails the log
+// and policy checks above is refused (Status "refused" with the reason). Refused hunts are remembered like finished
 // ones.
 // Otherwise the agent reports "received" at once, waits for its turn (one
 // hunt scans at a time, in arrival order), compiles the rules ("failed"

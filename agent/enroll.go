@@ -171,6 +171,7 @@ func (a *Agent) Enroll(ctx context.Context) error {
 	a.o.Token = "" // used once, never kept
 	a.mu.Unlock()
 	a.logf("enrolled as agent %s (NATS %s, prefix %s)", id.AgentID, redactURLs(id.NATS), id.Prefix)
+	a.writeTOFUPolicy(&reply, base.Redacted())
 	return nil
 }
 

@@ -3,6 +3,7 @@ package agent
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -19,8 +20,10 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nkeys"
+	"golang.org/x/mod/sumdb/note"
 
 	"vigil/scan"
+	"vigil/translog"
 	"vigil/wire"
 )
 
@@ -61,6 +64,204 @@ type harness struct {
 	helloRaw  [][]byte
 	msgs      []captured
 	logs      []string
+
+	// The transparency log the harness plays, with its key, and the
+	// approvers' keys (name → key). enrollApprovers are the approver
+	// keys the enrollment reply lists (the agent's TOFU policy).
+	tl              *translog.Log
+	logKey          *approverKey
+	logSigner       note.Signer
+	logVKey         string
+	approvers       map[string]*approverKey
+	enrollApprovers []string
+	minApprovals    int
+	inLog           map[string]*loggedHunt
+	// tamper, when set, changes each hunt of a sync reply after its
+	// proofs are attached; tamperReply changes the whole reply.
+	tamper      func(*wire.Hunt)
+	tamperReply func(*wire.SyncReply)
+}
+
+// approverKey is an approver's note key pair.
+type approverKey struct {
+	name   string
+	signer note.Signer
+	vkey   string
+}
+
+// loggedHunt is where a hunt and its approvals are in the harness's log.
+type loggedHunt struct {
+	index     int64
+	approvals []int64
+}
+
+// huntLog says how logHunt logs a hunt.
+type huntLog struct {
+	approvers []string // approver names (default: alice)
+	content   bool     // the entry says content is collected
+	class     string   // lint class (default "code")
+	required  int      // ApprovalsRequired (default 1)
+}
+
+func newKey(t *testing.T, name string) *approverKey {
+	t.Helper()
+	skey, vkey, err := note.GenerateKey(rand.Reader, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := note.NewSigner(skey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &approverKey{name: name, signer: signer, vkey: vkey}
+}
+
+// newTestLog makes an empty log signed by key.
+func newTestLog(t *testing.T, key *approverKey) *translog.Log {
+	t.Helper()
+	l, err := translog.New(translog.NewMemoryStorage(), key.signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// appendHunt logs hunt in l with approvals by the named keys.
+func (h *harness) appendHunt(l *translog.Log, hunt wire.Hunt, o huntLog) (*loggedHunt, error) {
+	ctx := context.Background()
+	e := translog.HuntEntryFromWire(&hunt)
+	e.LintClass = translog.LintCode
+	if o.class != "" {
+		e.LintClass = o.class
+	}
+	e.ApprovalsRequired = 1
+	if o.required != 0 {
+		e.ApprovalsRequired = o.required
+	}
+	e.ContentCollection = o.content
+	canon, err := e.Encode()
+	if err != nil {
+		return nil, err
+	}
+	idx, err := l.Append(ctx, translog.KindHunt, canon)
+	if err != nil {
+		return nil, err
+	}
+	lh := &loggedHunt{index: idx}
+	names := o.approvers
+	if names == nil {
+		names = []string{"alice"}
+	}
+	for _, n := range names {
+		k := h.approvers[n]
+		ap, err := translog.NewApproval(k.signer, k.vkey, canon, idx, time.Now())
+		if err != nil {
+			return nil, err
+		}
+		ab, err := ap.Encode()
+		if err != nil {
+			return nil, err
+		}
+		ai, err := l.Append(ctx, translog.KindApproval, ab)
+		if err != nil {
+			return nil, err
+		}
+		lh.approvals = append(lh.approvals, ai)
+	}
+	return lh, nil
+}
+
+// logHunt logs hunt in the harness's log (once).
+func (h *harness) logHunt(hunt wire.Hunt, o huntLog) {
+	h.t.Helper()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if _, ok := h.inLog[hunt.ID]; ok {
+		return
+	}
+	lh, err := h.appendHunt(h.tl, hunt, o)
+	if err != nil {
+		// Hunts too malformed to log are served without a log entry.
+		h.logs = append(h.logs, fmt.Sprintf("TEST: hunt %s not logged: %v", hunt.ID, err))
+		return
+	}
+	h.inLog[hunt.ID] = lh
+}
+
+// withLog returns hunt with its log entry, approvals and inclusion proofs
+// in l's tree of size n.
+func withLog(l *translog.Log, hunt wire.Hunt, lh *loggedHunt, n int64) (wire.Hunt, error) {
+	ctx := context.Background()
+	entry := func(i int64) (wire.LoggedEntry, error) {
+		b, err := l.Entry(ctx, i)
+		if err != nil {
+			return wire.LoggedEntry{}, err
+		}
+		p, err := l.InclusionProof(ctx, i, n)
+		if err != nil {
+			return wire.LoggedEntry{}, err
+		}
+		le := wire.LoggedEntry{Index: i, Entry: b}
+		for _, x := range p {
+			le.Inclusion = append(le.Inclusion, append([]byte(nil), x[:]...))
+		}
+		return le, nil
+	}
+	hl := &wire.HuntLog{}
+	var err error
+	if hl.Hunt, err = entry(lh.index); err != nil {
+		return hunt, err
+	}
+	for _, i := range lh.approvals {
+		le, err := entry(i)
+		if err != nil {
+			return hunt, err
+		}
+		hl.Approvals = append(hl.Approvals, le)
+	}
+	hunt.Log = hl
+	return hunt, nil
+}
+
+// buildReply is the harness's sync reply: its current checkpoint, the
+// consistency proof from req.LogSize, and the hunts with their proofs.
+func (h *harness) buildReply(req wire.SyncRequest) wire.SyncReply {
+	ctx := context.Background()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	reply := wire.SyncReply{Hunts: []wire.Hunt{}}
+	cp, err := h.tl.Checkpoint(ctx)
+	if err != nil {
+		h.logs = append(h.logs, "TEST: checkpoint: "+err.Error())
+		return reply
+	}
+	reply.Checkpoint = cp
+	n, _ := h.tl.Size(ctx)
+	if req.LogSize > 0 && req.LogSize < n {
+		p, err := h.tl.ConsistencyProof(ctx, req.LogSize, n)
+		if err != nil {
+			h.logs = append(h.logs, "TEST: consistency proof: "+err.Error())
+		}
+		for _, x := range p {
+			reply.Consistency = append(reply.Consistency, append([]byte(nil), x[:]...))
+		}
+	}
+	for _, hunt := range h.syncHunts {
+		if lh := h.inLog[hunt.ID]; lh != nil {
+			var err error
+			if hunt, err = withLog(h.tl, hunt, lh, n); err != nil {
+				h.logs = append(h.logs, "TEST: proofs: "+err.Error())
+			}
+		}
+		if h.tamper != nil {
+			h.tamper(&hunt)
+		}
+		reply.Hunts = append(reply.Hunts, hunt)
+	}
+	if h.tamperReply != nil {
+		h.tamperReply(&reply)
+	}
+	return reply
 }
 
 func newHarness(t *testing.T) *harness {
@@ -70,7 +271,19 @@ func newHarness(t *testing.T) *harness {
 		t.Fatal(err)
 	}
 	srvPub, _ := srvKey.PublicKey()
-	h := &harness{t: t, prefix: fmt.Sprintf("t%d", time.Now().UnixNano()%1e9), token: "tok-" + randomHex(t)}
+	h := &harness{t: t, prefix: fmt.Sprintf("t%d", time.Now().UnixNano()%1e9), token: "tok-" + randomHex(t),
+		approvers: map[string]*approverKey{}, inLog: map[string]*loggedHunt{}, minApprovals: 1}
+	logKey := newKey(t, "vigil-test-log")
+	h.logKey, h.logSigner, h.logVKey = logKey, logKey.signer, logKey.vkey
+	h.tl = newTestLog(t, logKey)
+	for _, n := range []string{"alice", "bob", "tester", "mallory"} {
+		h.approvers[n] = newKey(t, n)
+	}
+	// mallory's key is not one the server lists: the agent's policy does
+	// not trust it.
+	for _, n := range []string{"alice", "bob", "tester"} {
+		h.enrollApprovers = append(h.enrollApprovers, h.approvers[n].vkey)
+	}
 	h.base = &server.Options{
 		Host:       "127.0.0.1",
 		Port:       -1,
@@ -151,10 +364,10 @@ func newHarness(t *testing.T) *harness {
 		h.mu.Lock()
 		h.syncReqs = append(h.syncReqs, req)
 		h.syncRaw = append(h.syncRaw, append([]byte(nil), m.Data...))
+		h.mu.Unlock()
 		// Like a server that has not yet seen the terminal statuses:
 		// the hunts come back every time, Known or not.
-		reply := wire.SyncReply{Hunts: append([]wire.Hunt{}, h.syncHunts...)}
-		h.mu.Unlock()
+		reply := h.buildReply(req)
 		data, _ := wire.Encode(reply)
 		m.Respond(data)
 	}); err != nil {
@@ -265,7 +478,8 @@ func (h *harness) enroll(w http.ResponseWriter, r *http.Request) {
 	for k, v := range req.Labels {
 		labels[k] = v
 	}
-	json.NewEncoder(w).Encode(wire.EnrollReply{AgentID: id, NATS: []string{h.ns.ClientURL()}, Prefix: h.prefix, Labels: labels})
+	json.NewEncoder(w).Encode(wire.EnrollReply{AgentID: id, NATS: []string{h.ns.ClientURL()}, Prefix: h.prefix, Labels: labels,
+		LogKey: h.logVKey, Approvers: h.enrollApprovers, MinApprovals: h.minApprovals})
 }
 
 // running is an agent started by startAgent.
@@ -304,7 +518,10 @@ func (h *harness) startAgent(dir, token string, tune func(*Agent)) *running {
 		})
 		return runErr
 	}
-	h.t.Cleanup(func() { stop() })
+	h.t.Cleanup(func() {
+		stop()
+		a.Close()
+	})
 	return &running{a: a, stop: stop, syncBase: syncBase}
 }
 
@@ -371,15 +588,37 @@ func (h *harness) waitSyncs(n int) wire.SyncRequest {
 	return h.syncReqs[len(h.syncReqs)-1]
 }
 
+// setSync makes the sync replies carry hunts (logged first, with the
+// default approval, unless logged already).
 func (h *harness) setSync(hunts ...wire.Hunt) {
+	for _, hunt := range hunts {
+		h.logHunt(hunt, huntLog{})
+	}
 	h.mu.Lock()
 	h.syncHunts = hunts
 	h.mu.Unlock()
 }
 
-// push publishes a hunt on the agent's hunt subject.
+// offer logs hunt as o says (unless logged already) and adds it to the
+// sync replies.
+func (h *harness) offer(hunt wire.Hunt, o huntLog) {
+	h.logHunt(hunt, o)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, x := range h.syncHunts {
+		if x.ID == hunt.ID {
+			return
+		}
+	}
+	h.syncHunts = append(h.syncHunts, hunt)
+}
+
+// push does what the server does with a new hunt: logs it (with the
+// default approval, unless logged already), adds it to the sync replies
+// and publishes it, without its log proofs, on the agent's hunt subject.
 func (h *harness) push(agentID string, hunt wire.Hunt) {
 	h.t.Helper()
+	h.offer(hunt, huntLog{})
 	data, err := wire.Encode(hunt)
 	if err != nil {
 		h.t.Fatal(err)

@@ -8,12 +8,17 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
+	"vigil/agent/policy"
+	"vigil/journal"
 	"vigil/scan"
+	"vigil/translog"
 	"vigil/wire"
 	"vigil/yara"
 	"vigil/yara/syntax"
@@ -76,6 +81,17 @@ type huntRun struct {
 
 	hashMu sync.Mutex
 	hashes map[*yara.Result]fileHash
+
+	resumed  bool
+	verdict  verdict          // the log verification's
+	pol      *policy.Policy   // the policy the hunt was decided under
+	decision *policy.Decision // set when the policy allowed the hunt
+	counted  bool             // counts toward today's hunts until journaled (a.mu)
+	scanned  bool             // the scan started
+	// roots maps each root as written to its resolved form, for the
+	// forbidden-path check of walked paths.
+	roots      map[string]string
+	topBlocked bool // the current top-level file is forbidden
 }
 
 // fileHash is the digest of scanned bytes that matched.
@@ -92,7 +108,7 @@ func sortRuns(runs []*huntRun) {
 
 // startHunt registers hunt h and starts its goroutine. resumed hunts come
 // from the local record (with their sequence numbers).
-func (a *Agent) startHunt(runCtx context.Context, h wire.Hunt, seq seqState, resumed bool) {
+func (a *Agent) startHunt(runCtx context.Context, h wire.Hunt, seq seqState, resumed bool, v verdict) {
 	arrivals.Lock()
 	arrivals.n++
 	order := arrivals.n
@@ -106,15 +122,11 @@ func (a *Agent) startHunt(runCtx context.Context, h wire.Hunt, seq seqState, res
 	r := &huntRun{
 		a: a, h: h, order: order, prefix: a.id.Prefix, agent: a.id.AgentID,
 		runCtx: runCtx, ctx: ctx, cancel: cancel, seq: seq,
-		hashes: map[*yara.Result]fileHash{},
+		hashes:  map[*yara.Result]fileHash{},
+		resumed: resumed, verdict: v,
 	}
 	a.hunts[h.ID] = r
 	a.mu.Unlock()
-	if !resumed {
-		if err := a.store.addActive(&h); err != nil {
-			a.logf("hunt %s: %v (it will not be rerun after a restart)", h.ID, err)
-		}
-	}
 	a.wg.Add(1)
 	go func() {
 		defer a.wg.Done()
@@ -122,6 +134,7 @@ func (a *Agent) startHunt(runCtx context.Context, h wire.Hunt, seq seqState, res
 		r.run(runCtx)
 		a.mu.Lock()
 		delete(a.hunts, h.ID)
+		r.counted = false
 		a.mu.Unlock()
 	}()
 }
@@ -148,10 +161,22 @@ func (r *huntRun) run(runCtx context.Context) {
 			return
 		}
 	}
-	if reason := r.refusal(); reason != "" {
+	reason := r.refusal()
+	if reason == "" {
+		reason = r.verdict.refuse
+	}
+	if reason == "" {
+		reason = r.decide()
+	}
+	if reason != "" {
 		a.logf("hunt %s: refused: %s", h.ID, reason)
 		r.terminal(runCtx, wire.StateRefused, reason)
 		return
+	}
+	if !r.resumed {
+		if err := a.store.addActive(h); err != nil {
+			a.logf("hunt %s: %v (it will not be rerun after a restart)", h.ID, err)
+		}
 	}
 	if !h.Expires.IsZero() {
 		var cancel context.CancelFunc
@@ -181,6 +206,7 @@ func (r *huntRun) run(runCtx context.Context) {
 		return
 	}
 	r.st.Started = a.now().UTC()
+	r.scanned = true
 	if r.status(runCtx, wire.StateRunning, "") != nil {
 		return
 	}
@@ -269,10 +295,15 @@ func (r *huntRun) scan(runCtx context.Context, rules *yara.Rules) (stopped, err 
 	if h.Limits.MaxArchiveDepth > 0 {
 		o.MaxDepth = h.Limits.MaxArchiveDepth
 	}
-	if len(h.Exclude) > 0 {
-		o.Exclude = &scan.Excludes{}
-		for _, p := range h.Exclude {
-			o.Exclude.Add(p) // checked by refusal
+	o.Exclude = &scan.Excludes{}
+	for _, p := range h.Exclude {
+		o.Exclude.Add(p) // checked by refusal
+	}
+	// The places the local policy forbids inside the roots are not
+	// walked; emit also drops any walked path Forbidden judges forbidden.
+	for _, p := range r.decision.Exclude {
+		if err := o.Exclude.Add(p); err != nil {
+			r.a.logf("hunt %s: policy exclusion %q: %v (paths there are still dropped when walked)", h.ID, p, err)
 		}
 	}
 	ctx := r.ctx
@@ -371,6 +402,19 @@ func (r *huntRun) emit(e scan.Event) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	runCtx := r.runCtx
+	if e.Depth == 0 {
+		r.topBlocked = r.forbidden(e.Path)
+	}
+	if r.topBlocked {
+		// A place the local policy forbids: nothing about it is reported.
+		if e.Result != nil {
+			r.takeHash(e.Result)
+		}
+		if e.Kind == scan.Scanned && e.Depth == 0 {
+			r.st.FilesSkipped++
+		}
+		return
+	}
 	if r.stopped {
 		if e.Result != nil {
 			r.takeHash(e.Result)
@@ -557,8 +601,10 @@ func (r *huntRun) publishStatus(runCtx context.Context, st wire.Status) error {
 		fmt.Sprintf("hunt %s: status %s (seq %d)", r.h.ID, st.State, st.Seq))
 }
 
-// terminal sends the hunt's terminal status and records it finished.
+// terminal journals the hunt's end, sends its terminal status and records
+// it finished.
 func (r *huntRun) terminal(runCtx context.Context, state, msg string) {
+	r.journalEnd(state, msg)
 	if r.status(runCtx, state, msg) != nil {
 		return
 	}
@@ -579,4 +625,152 @@ func (r *huntRun) recordFinished() {
 	if err != nil {
 		a.logf("hunt %s: %v (it may run again after a restart)", r.h.ID, err)
 	}
+}
+
+// decide applies the local policy to the hunt (whose log proofs hold) and
+// returns why it is refused, "" when it may run. A fork seen since the hunt
+// was accepted refuses it too (hunts resumed after a restart).
+func (r *huntRun) decide() string {
+	a, h := r.a, &r.h
+	a.logMu.Lock()
+	fork := a.logState.Fork
+	a.logMu.Unlock()
+	if fork != nil {
+		return fork.summary(a.o.StateDir)
+	}
+	if h.Log == nil {
+		return "the hunt is not in the server's transparency log: it came without its log entry, and this agent runs only logged hunts"
+	}
+	approvals := make([][]byte, len(h.Log.Approvals))
+	for i, ap := range h.Log.Approvals {
+		approvals[i] = ap.Entry
+	}
+	pol := a.policy()
+	a.decideMu.Lock()
+	defer a.decideMu.Unlock()
+	today := a.huntsToday(r)
+	d := pol.Check(h, h.Log.Hunt.Entry, approvals, today)
+	if !d.Allowed {
+		return strings.Join(d.Reasons, " ")
+	}
+	// Check judged the roots as written: judge them resolved too.
+	roots := map[string]string{}
+	for _, p := range h.Paths {
+		if !filepath.IsAbs(p) {
+			continue
+		}
+		res, err := filepath.EvalSymlinks(p)
+		if err != nil {
+			continue // the scan reports it; walked paths are still judged
+		}
+		if pol.Forbidden(res) {
+			return fmt.Sprintf("Hunt path %q resolves to %q, which the local policy forbids.", p, res)
+		}
+		roots[filepath.Clean(p)] = res
+	}
+	r.pol, r.decision, r.roots = pol, &d, roots
+	a.mu.Lock()
+	r.counted = true
+	a.mu.Unlock()
+	for _, why := range d.Reasons {
+		a.logf("hunt %s: %s", h.ID, why)
+	}
+	return ""
+}
+
+// huntsToday counts the hunts run in the last 24 hours (the journal) and
+// those accepted and not yet journaled, other than r.
+func (a *Agent) huntsToday(r *huntRun) int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	since := a.now().Add(-24 * time.Hour)
+	keep := a.ranTimes[:0]
+	for _, t := range a.ranTimes {
+		if t.After(since) {
+			keep = append(keep, t)
+		}
+	}
+	a.ranTimes = keep
+	n := len(keep)
+	for _, o := range a.hunts {
+		if o != r && o.counted {
+			n++
+		}
+	}
+	return n
+}
+
+// forbidden reports whether a walked path lies in a place the local policy
+// forbids: as walked, as resolved through the hunt's resolved root, and
+// (when symbolic links are followed) as resolved on disk.
+func (r *huntRun) forbidden(p string) bool {
+	pol := r.pol
+	if pol == nil {
+		return true
+	}
+	if pol.Forbidden(p) {
+		return true
+	}
+	for w, res := range r.roots {
+		rest, ok := strings.CutPrefix(p, w)
+		if ok && (rest == "" || os.IsPathSeparator(rest[0])) && res != w {
+			if pol.Forbidden(res + rest) {
+				return true
+			}
+		}
+	}
+	if r.h.Limits.FollowSymlinks {
+		if res, err := filepath.EvalSymlinks(p); err == nil && pol.Forbidden(res) {
+			return true
+		}
+	}
+	return false
+}
+
+// journalEnd writes the hunt's journal record for its terminal state.
+func (r *huntRun) journalEnd(state, msg string) {
+	h := &r.h
+	rec := journal.Record{
+		HuntID:       h.ID,
+		LogIndex:     -1,
+		TreeSize:     r.verdict.treeSize,
+		Reason:       truncate(msg, maxStatusError),
+		RulesSHA256:  h.RulesSHA256,
+		Requester:    h.CreatedBy,
+		Paths:        h.Paths,
+		FilesScanned: r.st.FilesScanned,
+		Matches:      r.st.FilesMatched,
+	}
+	if h.Log != nil {
+		rec.LogIndex = h.Log.Hunt.Index
+		if e, err := translog.DecodeHunt(h.Log.Hunt.Entry); err == nil {
+			rec.RulesSHA256, rec.Requester = e.RulesSHA256, e.Requester
+		}
+	}
+	if r.decision != nil {
+		rec.Approvers = r.decision.Approvers
+		// What the policy said of the hunt (approvers, places skipped),
+		// then how it ended.
+		notes := strings.Join(r.decision.Reasons, " ")
+		if msg != "" && notes != "" {
+			notes += " "
+		}
+		rec.Reason = truncate(notes+msg, maxStatusError)
+	}
+	switch {
+	case state == wire.StateRefused:
+		rec.Action = journal.ActionRefused
+	case r.scanned:
+		rec.Action = journal.ActionRan
+	default:
+		rec.Action = journal.ActionFailed
+	}
+	rec.Paths = nil
+	for _, p := range h.Paths[:min(len(h.Paths), wire.MaxPaths)] {
+		rec.Paths = append(rec.Paths, truncate(p, maxErrorPath))
+	}
+	r.a.journal(rec)
+	r.a.mu.Lock()
+	r.counted = false
+	r.a.mu.Unlock()
 }

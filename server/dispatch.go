@@ -1,15 +1,19 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"golang.org/x/mod/sumdb/tlog"
 
 	"vigil/server/store"
+	"vigil/translog"
 	"vigil/wire"
 )
 
@@ -113,14 +117,108 @@ func (s *Server) handleSync(m *nats.Msg) {
 	for _, k := range req.Known {
 		known[k] = true
 	}
-	out := wire.SyncReply{Hunts: []wire.Hunt{}}
-	for _, h := range hunts {
-		if !known[h.ID] {
-			out.Hunts = append(out.Hunts, h.Hunt)
+	// The checkpoint is read after the hunts: every hunt and approval in
+	// the store was logged and checkpointed before it was stored, so the
+	// checkpoint covers them.
+	cp, tree := s.tlog.current()
+	out := wire.SyncReply{Hunts: []wire.Hunt{}, Checkpoint: cp}
+	if req.LogSize < 0 || req.LogSize > tree.N {
+		s.logf("sync from agent %s: it holds a checkpoint of %d entries, the log has %d", id, req.LogSize, tree.N)
+		out.Error = fmt.Sprintf("your checkpoint is of %d entries but this log has %d: it cannot prove consistency", req.LogSize, tree.N)
+		reply(out)
+		return
+	}
+	if req.LogSize > 0 && req.LogSize < tree.N {
+		p, err := s.tlog.log.ConsistencyProof(ctx, req.LogSize, tree.N)
+		if err != nil {
+			s.logf("sync from agent %s: consistency proof %d..%d: %v", id, req.LogSize, tree.N, err)
+			reply(wire.SyncReply{Error: "server error"})
+			return
 		}
+		out.Consistency = hashBytes(p)
+	}
+	for _, h := range hunts {
+		if known[h.ID] || h.LogIndex < 0 {
+			// A hunt made before the server had a log (the API shows
+			// log_index -1) is never sent: no agent could check it.
+			continue
+		}
+		hl, err := s.huntLog(ctx, h, tree)
+		if err != nil {
+			// Never send a hunt the log does not prove: the agent would
+			// refuse it anyway.
+			s.logf("sync from agent %s: hunt %s not sent: %v", id, h.ID, err)
+			continue
+		}
+		w := h.Hunt
+		w.Log = hl
+		out.Hunts = append(out.Hunts, w)
 	}
 	s.hellos.seen(id, s.clock(), "", "")
 	reply(out)
+}
+
+// loggedHunt returns the canonical log entry of a stored hunt, checking
+// that it is this hunt's: a store shared with another server (which keeps
+// its own log) could name an index of that server's log.
+func (s *Server) loggedHunt(ctx context.Context, h store.Hunt) ([]byte, error) {
+	if h.LogIndex < 0 {
+		return nil, errors.New("not in the transparency log")
+	}
+	e, err := s.tlog.log.Entry(ctx, h.LogIndex)
+	if err != nil {
+		return nil, fmt.Errorf("log entry %d: %w", h.LogIndex, err)
+	}
+	if err := checkHuntEntry(e, h); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// checkHuntEntry checks that e is the log entry of hunt h.
+func checkHuntEntry(e []byte, h store.Hunt) error {
+	he, err := translog.DecodeHunt(e)
+	if err != nil {
+		return fmt.Errorf("log entry %d is not a hunt entry: %w", h.LogIndex, err)
+	}
+	if err := he.CheckHunt(&h.Hunt); err != nil {
+		return fmt.Errorf("log entry %d is not this hunt's: %w", h.LogIndex, err)
+	}
+	if he.ApprovalsRequired != h.ApprovalsRequired || he.LintClass != h.LintClass {
+		return fmt.Errorf("log entry %d: approvals required or lint class differ from the stored hunt's", h.LogIndex)
+	}
+	return nil
+}
+
+// huntLog returns a hunt's log entry and approvals with their inclusion
+// proofs in tree.
+func (s *Server) huntLog(ctx context.Context, h store.Hunt, tree tlog.Tree) (*wire.HuntLog, error) {
+	if h.LogIndex < 0 {
+		return nil, errors.New("not in the transparency log")
+	}
+	e, p, err := s.tlog.entryProof(ctx, h.LogIndex, tree)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkHuntEntry(e, h); err != nil {
+		return nil, err
+	}
+	hl := &wire.HuntLog{Hunt: wire.LoggedEntry{Index: h.LogIndex, Entry: e, Inclusion: hashBytes(p)}}
+	as, err := s.store.Approvals(ctx, h.ID)
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range as {
+		e, p, err := s.tlog.entryProof(ctx, a.LogIndex, tree)
+		if err != nil {
+			return nil, fmt.Errorf("approval by %s: %w", a.Approver, err)
+		}
+		if !bytes.Equal(e, a.Entry) {
+			return nil, fmt.Errorf("approval by %s: log entry %d is not the stored approval", a.Approver, a.LogIndex)
+		}
+		hl.Approvals = append(hl.Approvals, wire.LoggedEntry{Index: a.LogIndex, Entry: e, Inclusion: hashBytes(p)})
+	}
+	return hl, nil
 }
 
 // encodeSyncReply encodes r, leaving out the last hunts when the reply

@@ -66,11 +66,19 @@ func (v *Service) Enroll(ctx context.Context, r wire.EnrollRequest, remoteIP str
 	if labels == nil {
 		labels = map[string]string{}
 	}
+	approvers, err := v.approverKeys(ctx)
+	if err != nil {
+		return wire.EnrollReply{}, fmt.Errorf("enroll: %w", err)
+	}
 	return wire.EnrollReply{
-		AgentID: stored.ID,
-		NATS:    v.s.bus.ClientURLs(),
-		Prefix:  v.s.bus.Prefix(),
-		Labels:  labels,
+		LogKey:       v.s.tlog.vkey,
+		Approvers:    approvers,
+		Witnesses:    v.s.tlog.wkeys,
+		MinApprovals: v.s.o.MinApprovals,
+		AgentID:      stored.ID,
+		NATS:         v.s.bus.ClientURLs(),
+		Prefix:       v.s.bus.Prefix(),
+		Labels:       labels,
 		NATSAuth: func() string {
 			if v.s.bus.Embedded() {
 				return wire.NATSAuthNKey

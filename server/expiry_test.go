@@ -32,7 +32,7 @@ func (c *testClock) add(d time.Duration) {
 func TestCancelAndExpiry(t *testing.T) {
 	t.Parallel()
 	clock := &testClock{t: time.Now()}
-	s, _ := startServer(t, Options{DataDir: t.TempDir(), Now: clock.now})
+	s, _ := startServer(t, Options{DataDir: t.TempDir(), Now: clock.now, NoApprovals: true})
 	admin := s.AdminToken()
 	f := enrollFake(t, s, newToken(t, s, admin, nil), nil, false)
 	canceled, err := f.nc.SubscribeSync(wire.CancelSubject(f.prefix, f.id))

@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"vigil/server/api"
+	"vigil/server/store"
 )
 
 // magic is what rulesOK looks for.
@@ -109,6 +110,9 @@ func TestFleetEndToEnd(t *testing.T) {
 	s, log := startServer(t, Options{DataDir: t.TempDir()})
 	admin := s.AdminToken()
 	secret := newToken(t, s, admin, map[string]string{"env": "test"})
+	// The approver registers its key before the agents enroll: they trust
+	// the approvers the server names at enrollment.
+	ap := newApprover(t, s, admin, "alice", store.RoleApprover)
 
 	// Agent A (site=a) runs; agent B (site=b) runs but is not targeted;
 	// agent C (site=a) is enrolled but offline when the hunt is created.
@@ -150,8 +154,11 @@ func TestFleetEndToEnd(t *testing.T) {
 	mustCall(t, s, http.StatusCreated, "POST", "/api/v1/hunts", admin, api.HuntRequest{
 		Name: "magic", Rules: rulesOK, Target: "site=a", Paths: []string{dir}, Why: "end-to-end test",
 	}, &h)
-	if h.Progress.Agents != 2 || h.Rules != rulesOK || h.Target != "site=a" {
-		t.Fatalf("created hunt: %+v %+v, want 2 agents", h, h.Progress)
+	if h.Progress.Agents != 2 || h.Rules != rulesOK || h.Target != "site=a" || h.State != "pending" {
+		t.Fatalf("created hunt: %+v %+v, want 2 agents, pending", h, h.Progress)
+	}
+	if got := ap.approve(t, s, h.ID); got.State != "running" {
+		t.Fatalf("approved hunt is %q", got.State)
 	}
 
 	// A finishes; C has not run yet.

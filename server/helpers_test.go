@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -16,9 +17,11 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nkeys"
+	"golang.org/x/mod/sumdb/note"
 
 	"vigil/agent"
 	"vigil/server/api"
+	"vigil/translog"
 	"vigil/wire"
 )
 
@@ -252,6 +255,7 @@ type fakeAgent struct {
 	id     string
 	prefix string
 	nc     *nats.Conn
+	enroll wire.EnrollReply
 }
 
 // enrollFake enrolls a fake agent with a fresh nkey and connects it to the
@@ -278,13 +282,19 @@ func enrollFake(t testing.TB, s *Server, token string, labels map[string]string,
 		t.Fatal(err)
 	}
 	t.Cleanup(nc.Close)
-	return &fakeAgent{id: rep.AgentID, prefix: rep.Prefix, nc: nc}
+	return &fakeAgent{id: rep.AgentID, prefix: rep.Prefix, nc: nc, enroll: rep}
 }
 
 // sync asks for the agent's hunts.
 func (f *fakeAgent) sync(t testing.TB, known ...string) wire.SyncReply {
 	t.Helper()
-	data, _ := wire.Encode(wire.SyncRequest{Version: wire.Version, Known: known})
+	return f.syncFrom(t, 0, known...)
+}
+
+// syncFrom asks for the agent's hunts, holding a checkpoint of logSize.
+func (f *fakeAgent) syncFrom(t testing.TB, logSize int64, known ...string) wire.SyncReply {
+	t.Helper()
+	data, _ := wire.Encode(wire.SyncRequest{Version: wire.Version, LogSize: logSize, Known: known})
 	m, err := f.nc.Request(wire.SyncSubject(f.prefix, f.id), data, 10*time.Second)
 	if err != nil {
 		t.Fatalf("sync: %v", err)
@@ -392,3 +402,67 @@ func jsonString(s string) string {
 // testMsgID is what tests pass as a Nats-Msg-Id; agents send none, so the
 // tests that exercise redelivery pass "" (see wire).
 func testMsgID(agent, hunt, kind string, seq uint64) string { return "" }
+
+// testApprover is an operator with a registered approval key.
+type testApprover struct {
+	id, name, token string
+	signer          note.Signer
+	vkey            string
+}
+
+// newApprover creates an operator with role and a note key named after it,
+// and registers the key.
+func newApprover(t testing.TB, s *Server, admin, name, role string) *testApprover {
+	t.Helper()
+	var oc api.OperatorCreated
+	mustCall(t, s, http.StatusCreated, "POST", "/api/v1/operators", admin, api.OperatorRequest{Name: name, Role: role}, &oc)
+	ap := &testApprover{id: oc.Operator.ID, name: name, token: oc.Token}
+	ap.signer, ap.vkey = newNoteKey(t, name)
+	var o api.Operator
+	mustCall(t, s, http.StatusOK, "PUT", "/api/v1/whoami/key", ap.token, api.KeyRequest{Key: ap.vkey}, &o)
+	if o.Key != ap.vkey || o.Name != name {
+		t.Fatalf("registered key: %+v, want key %s", o, ap.vkey)
+	}
+	return ap
+}
+
+// newNoteKey makes a note key pair named name.
+func newNoteKey(t testing.TB, name string) (note.Signer, string) {
+	t.Helper()
+	skey, vkey, err := note.GenerateKey(rand.Reader, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := note.NewSigner(skey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return signer, vkey
+}
+
+// approval signs hunt id's log entry as the approver.
+func (ap *testApprover) approval(t testing.TB, s *Server, id string) api.ApprovalRequest {
+	t.Helper()
+	var h api.Hunt
+	mustCall(t, s, http.StatusOK, "GET", "/api/v1/hunts/"+id, ap.token, nil, &h)
+	if h.Entry == "" || h.LogIndex < 0 {
+		t.Fatalf("hunt %s has no log entry: %+v", id, h)
+	}
+	a, err := translog.NewApproval(ap.signer, ap.vkey, []byte(h.Entry), h.LogIndex, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := a.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return api.ApprovalRequest{Entry: string(e)}
+}
+
+// approve approves hunt id and returns the hunt.
+func (ap *testApprover) approve(t testing.TB, s *Server, id string) api.Hunt {
+	t.Helper()
+	var h api.Hunt
+	mustCall(t, s, http.StatusOK, "POST", "/api/v1/hunts/"+id+"/approve", ap.token, ap.approval(t, s, id), &h)
+	return h
+}

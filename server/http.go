@@ -98,6 +98,23 @@ func (s *Server) handler() http.Handler {
 	}))
 	mux.HandleFunc("GET /api/v1/hunts/{id}/results", s.authed(s.handleResults))
 	mux.HandleFunc("GET /api/v1/hunts/{id}/export", s.authed(s.handleExport))
+	mux.HandleFunc("POST /api/v1/hunts/{id}/approve", s.authed(func(w http.ResponseWriter, r *http.Request, by api.Operator) {
+		var req api.ApprovalRequest
+		if err := readJSON(w, r, maxBody, &req); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		s.reply(w, r)(v.ApproveHunt(r.Context(), by, r.PathValue("id"), req))
+	}))
+	mux.HandleFunc("PUT /api/v1/whoami/key", s.authed(func(w http.ResponseWriter, r *http.Request, by api.Operator) {
+		var req api.KeyRequest
+		if err := readJSON(w, r, maxBody, &req); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		s.reply(w, r)(v.SetKey(r.Context(), by, req))
+	}))
+	s.logRoutes(mux)
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, api.Errorf(http.StatusNotFound, "no API route %s %s", r.Method, r.URL.Path))
 	})

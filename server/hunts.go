@@ -11,8 +11,10 @@ import (
 
 	"vigil/server/api"
 	"vigil/server/store"
+	"vigil/translog"
 	"vigil/wire"
 	"vigil/yara"
+	"vigil/yara/lint"
 	"vigil/yara/syntax"
 )
 
@@ -35,6 +37,9 @@ func (v *Service) Hunts(ctx context.Context, by api.Operator) ([]api.Hunt, error
 		}
 		ah := apiHunt(h, now)
 		ah.Progress = apiProgress(p)
+		if ah.Approvals, err = v.apiApprovals(ctx, h.ID); err != nil {
+			return nil, err
+		}
 		out = append(out, ah)
 	}
 	return out, nil
@@ -56,7 +61,32 @@ func (v *Service) Hunt(ctx context.Context, by api.Operator, id string) (api.Hun
 	ah := apiHunt(h, v.now())
 	ah.Rules = h.Rules
 	ah.Progress = apiProgress(p)
+	if ah.Approvals, err = v.apiApprovals(ctx, id); err != nil {
+		return api.Hunt{}, err
+	}
+	if h.LogIndex >= 0 {
+		e, err := v.s.loggedHunt(ctx, h)
+		if err != nil {
+			// Shown without an entry: approvers cannot sign it, agents
+			// never get it.
+			v.s.logf("hunt %s: %v", id, err)
+		}
+		ah.Entry = string(e)
+	}
 	return ah, nil
+}
+
+// apiApprovals lists a hunt's logged approvals.
+func (v *Service) apiApprovals(ctx context.Context, id string) ([]api.Approval, error) {
+	list, err := v.s.store.Approvals(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	var out []api.Approval
+	for _, a := range list {
+		out = append(out, api.Approval{Approver: a.Approver, Key: a.Key, LogIndex: a.LogIndex, Time: a.Time})
+	}
+	return out, nil
 }
 
 func (v *Service) getHunt(ctx context.Context, id string) (store.Hunt, error) {
@@ -70,10 +100,10 @@ func (v *Service) getHunt(ctx context.Context, id string) (store.Hunt, error) {
 	return h, err
 }
 
-// huntState is the state the API shows: a running hunt past its expiry is
-// "expired".
+// huntState is the state the API shows: a running or pending hunt past
+// its expiry is "expired".
 func huntState(h store.Hunt, now time.Time) string {
-	if h.State == store.HuntRunning && now.After(h.Expires) {
+	if (h.State == store.HuntRunning || h.State == store.HuntPending) && now.After(h.Expires) {
 		return "expired"
 	}
 	return h.State
@@ -93,6 +123,10 @@ func apiHunt(h store.Hunt, now time.Time) api.Hunt {
 		Created:     h.Created,
 		Expires:     h.Expires,
 		RulesSHA256: h.RulesSHA256,
+
+		LogIndex:          h.LogIndex,
+		LintClass:         h.LintClass,
+		ApprovalsRequired: h.ApprovalsRequired,
 	}
 }
 
@@ -116,10 +150,14 @@ func apiProgress(p store.Progress) *api.Progress {
 	}
 }
 
-// CreateHunt validates and stores a hunt, assigns it to every agent whose
-// labels match its target now (agents enrolled later are not added), and
-// pushes it to them. Agents that are offline get it when they next sync.
-// A hunt that matches no agent is still created, with nothing to do.
+// CreateHunt validates a hunt, classifies its rules (yara/lint), appends
+// its entry to the transparency log and then stores it, assigned to every
+// agent whose labels match its target now (agents enrolled later are not
+// added). A hunt that needs approvals waits in state "pending" until
+// approvers other than its author approve it (ApproveHunt); one that needs
+// none (Options.NoApprovals) is pushed to its agents at once. Agents that
+// are offline get it when they next sync. A hunt that matches no agent is
+// still created, with nothing to do.
 func (v *Service) CreateHunt(ctx context.Context, by api.Operator, r api.HuntRequest) (api.Hunt, error) {
 	if err := require(by, store.RoleHunter); err != nil {
 		return api.Hunt{}, err
@@ -154,28 +192,82 @@ func (v *Service) CreateHunt(ctx context.Context, by api.Operator, r api.HuntReq
 			Created:     now,
 			Expires:     now.Add(life),
 		},
-		State: store.HuntRunning,
+		State: store.HuntPending,
 	}
 	if err := h.Validate(); err != nil {
 		return api.Hunt{}, api.Errorf(http.StatusBadRequest, "%v", err)
 	}
-	// It must fit in one message to the agents, pushed or in a sync reply.
-	if _, err := wire.Encode(wire.SyncReply{Hunts: []wire.Hunt{h.Hunt}}); err != nil {
-		return api.Hunt{}, api.Errorf(http.StatusBadRequest, "hunt too large to send to agents (over %d bytes): shorten the rules, paths or excludes", wire.MaxMessage)
+	rep, err := lint.ClassifySource(rulesName, []byte(r.Rules))
+	if err != nil {
+		return api.Hunt{}, api.Errorf(http.StatusBadRequest, "rules: %v", err)
+	}
+	h.LintClass = string(rep.Class)
+	h.ApprovalsRequired = v.s.o.MinApprovals
+	if rep.Class == lint.Document {
+		h.ApprovalsRequired = v.s.o.MinDocumentApprovals
+	}
+	if h.ApprovalsRequired == 0 {
+		h.State = store.HuntRunning
+	}
+	e := translog.HuntEntryFromWire(&h.Hunt)
+	e.Requester = by.Name
+	e.LintClass = h.LintClass
+	e.ApprovalsRequired = h.ApprovalsRequired
+	entry, err := e.Encode()
+	if err != nil {
+		return api.Hunt{}, api.Errorf(http.StatusBadRequest, "hunt cannot be logged: %v", err)
+	}
+	// It must fit in one message to the agents, pushed or in a sync reply
+	// with its log entry, its approvals and their proofs.
+	if err := fitsSyncReply(h.Hunt, entry, h.ApprovalsRequired); err != nil {
+		return api.Hunt{}, err
+	}
+	// The log first: a hunt in the store is always in the log.
+	if h.LogIndex, err = v.s.tlog.appendEntry(ctx, translog.KindHunt, entry); err != nil {
+		return api.Hunt{}, err
 	}
 	if err := v.s.store.CreateHunt(ctx, h, ids); err != nil {
 		return api.Hunt{}, err
 	}
-	v.s.logf("hunt %s created by %s: %d agents, target %q, rules sha256 %s", h.ID, by.Name, len(ids), h.Target, h.RulesSHA256)
-	v.s.pushHunt(h.Hunt, ids)
+	v.s.logf("hunt %s created by %s: %d agents, target %q, rules sha256 %s, lint class %s, log entry %d, %d approvals required",
+		h.ID, by.Name, len(ids), h.Target, h.RulesSHA256, h.LintClass, h.LogIndex, h.ApprovalsRequired)
+	if h.State == store.HuntRunning {
+		v.s.pushHunt(h.Hunt, ids)
+	}
 	ah := apiHunt(h, now)
 	ah.Rules = h.Rules
+	ah.Entry = string(entry)
 	states := map[string]int{}
 	if len(ids) > 0 {
 		states[""] = len(ids)
 	}
 	ah.Progress = &api.Progress{Agents: len(ids), States: states}
 	return ah, nil
+}
+
+// Sizes for fitsSyncReply: a generous inclusion proof (a log of 2^63
+// entries has proofs of 63 hashes) and approval entry.
+const (
+	maxProofHashes    = 64
+	approvalEntrySize = 2 << 10
+)
+
+// fitsSyncReply checks that a hunt, with its log entry, its approvals and
+// their proofs, fits in one sync reply.
+func fitsSyncReply(h wire.Hunt, entry []byte, approvals int) error {
+	proof := make([][]byte, maxProofHashes)
+	for i := range proof {
+		proof[i] = make([]byte, 32)
+	}
+	h.Log = &wire.HuntLog{Hunt: wire.LoggedEntry{Entry: entry, Inclusion: proof}}
+	for range approvals {
+		h.Log.Approvals = append(h.Log.Approvals, wire.LoggedEntry{Entry: make([]byte, approvalEntrySize), Inclusion: proof})
+	}
+	cp := make([]byte, 4<<10) // a checkpoint with a few cosignatures
+	if _, err := wire.Encode(wire.SyncReply{Hunts: []wire.Hunt{h}, Checkpoint: cp, Consistency: proof}); err != nil {
+		return api.Errorf(http.StatusBadRequest, "hunt too large to send to agents with its log proofs (over %d bytes): shorten the rules, paths or excludes", wire.MaxMessage)
+	}
+	return nil
 }
 
 // validateHunt checks a hunt request, normalizing r in place, and returns

@@ -26,7 +26,7 @@ func match(path string) wire.FileMatch {
 
 func TestGarbageIsTerminated(t *testing.T) {
 	t.Parallel()
-	s, log := startServer(t, Options{DataDir: t.TempDir()})
+	s, log := startServer(t, Options{DataDir: t.TempDir(), NoApprovals: true})
 	admin := s.AdminToken()
 	f := enrollFake(t, s, newToken(t, s, admin, nil), nil, false)
 	var h api.Hunt

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"vigil/server/api"
+	"vigil/server/store"
 	"vigil/wire"
 )
 
@@ -39,10 +40,12 @@ func TestRestartMidHunt(t *testing.T) {
 
 	const files = 700 // several batches of at most wire.MaxMatchesPerMsg
 	dir, want := huntFiles(t, files)
+	ap := newApprover(t, s1, admin, "alice", store.RoleApprover) // before the agent enrolls: it trusts the approvers it is told of then
 	a, _ := runAgent(t, t.TempDir(), s1.URL(), secret, nil)
 	aID := agentID(t, a)
 	var h api.Hunt
 	mustCall(t, s1, http.StatusCreated, "POST", "/api/v1/hunts", admin, api.HuntRequest{Rules: rulesOK, Paths: []string{dir}, Why: "restart test"}, &h)
+	ap.approve(t, s1, h.ID)
 
 	select {
 	case <-crashed:
@@ -88,7 +91,7 @@ func TestRestartMidHunt(t *testing.T) {
 // agent does: the count is exact.
 func TestRestartWhileSending(t *testing.T) {
 	t.Parallel()
-	o := Options{DataDir: t.TempDir(), NATSPort: freePort(t)}
+	o := Options{DataDir: t.TempDir(), NATSPort: freePort(t), NoApprovals: true}
 	s1, _ := startServer(t, o)
 	admin := s1.AdminToken()
 	f := enrollFake(t, s1, newToken(t, s1, admin, nil), nil, false)

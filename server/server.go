@@ -18,6 +18,18 @@
 // and every message is size- and shape-checked before it is stored.
 // Without TLSCert and TLSKey nothing is encrypted: the server then warns
 // when it listens beyond loopback.
+//
+// # Accountability
+//
+// Every hunt and approval is appended to a transparency log (package
+// translog, in DataDir/log, signed with the key in DataDir/log.key) before
+// the store holds it. A hunt waits in state "pending" until approvers other
+// than its author approve it with their own keys (Options.MinApprovals,
+// MinDocumentApprovals); only then do agents get it, with its log entry,
+// its approvals and Merkle proofs against a signed checkpoint, which they
+// check against their own policy before they run anything. Witnesses
+// cosign checkpoints (Options.Witnesses). The log's routes are public:
+// see log.go and docs/api.md.
 package server
 
 import (
@@ -36,6 +48,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"golang.org/x/mod/sumdb/note"
 
 	"vigil/server/bus"
 	"vigil/server/store"
@@ -71,7 +84,32 @@ type Options struct {
 	TLSCert, TLSKey string
 	Logf            func(format string, args ...any) // nil = silent
 	Now             func() time.Time                 // nil = time.Now (tests)
+
+	// LogName names the transparency log's key, made in DataDir/log.key at
+	// first start: it is the first line of every checkpoint. Default
+	// DefaultLogName; a data directory keeps the name its key was made with.
+	LogName string
+	// MinApprovals is how many approvals by approvers other than its author
+	// a hunt needs before agents get it; 0 means the default, 1.
+	MinApprovals int
+	// MinDocumentApprovals is the same for hunts whose rules search
+	// documents for words (yara/lint class "document"); 0 means the
+	// default, 2. It is never below MinApprovals.
+	MinDocumentApprovals int
+	// NoApprovals makes every hunt run without approval (tests and demos
+	// only: agents whose policy asks for approvals refuse such hunts).
+	NoApprovals bool
+	// Witnesses are the note verifier keys of the witnesses whose
+	// cosignatures the server accepts on POST /api/v1/log/cosign and serves
+	// with its checkpoints.
+	Witnesses []string
 }
+
+// Defaults of the approval counts.
+const (
+	DefaultMinApprovals         = 1
+	DefaultMinDocumentApprovals = 2
+)
 
 // Server is a Vigil server. Its methods are safe for concurrent use.
 type Server struct {
@@ -84,6 +122,12 @@ type Server struct {
 	store store.Store
 	bus   *bus.Bus
 	tls   *tls.Config
+	tlog  *txlog
+
+	witnesses []note.Verifier // parsed Options.Witnesses
+	// approveMu serializes approvals in this process, so that one
+	// approver's two concurrent approvals are not both logged.
+	approveMu sync.Mutex
 
 	hellos      *helloBuffer
 	enrollLimit *failLimiter
@@ -135,6 +179,33 @@ func New(o Options) (*Server, error) {
 	if (o.TLSCert == "") != (o.TLSKey == "") {
 		return nil, errors.New("server: TLS needs both a certificate and a key")
 	}
+	if o.MinApprovals < 0 || o.MinDocumentApprovals < 0 {
+		return nil, errors.New("server: approval counts must not be negative")
+	}
+	if o.MinApprovals == 0 {
+		o.MinApprovals = DefaultMinApprovals
+	}
+	if o.MinDocumentApprovals == 0 {
+		o.MinDocumentApprovals = DefaultMinDocumentApprovals
+	}
+	o.MinDocumentApprovals = max(o.MinDocumentApprovals, o.MinApprovals)
+	if o.NoApprovals {
+		o.MinApprovals, o.MinDocumentApprovals = 0, 0
+	}
+	if o.LogName != "" {
+		if !validKeyName(o.LogName) {
+			return nil, fmt.Errorf("server: log name %q: want UTF-8 without spaces or '+'", o.LogName)
+		}
+	}
+	ws := make([]string, 0, len(o.Witnesses)) // the caller's slice stays as it was
+	for _, w := range o.Witnesses {
+		ws = append(ws, strings.TrimSpace(w))
+	}
+	o.Witnesses = ws
+	witnesses, err := parseWitnesses(o.Witnesses)
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
 	if o.DB != "" && !isPostgres(o.DB) {
 		return nil, errors.New(`server: database must be "" (SQLite in the data directory) or a postgres:// URL`)
 	}
@@ -144,6 +215,8 @@ func New(o Options) (*Server, error) {
 		now:    o.Now,
 		prefix: o.Prefix,
 		hellos: newHelloBuffer(),
+
+		witnesses: witnesses,
 	}
 	if s.logf == nil {
 		s.logf = func(string, ...any) {}
@@ -189,6 +262,9 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		s.tls = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
 	if err := s.openStore(ctx); err != nil {
+		return err
+	}
+	if err := s.openLog(ctx); err != nil {
 		return err
 	}
 	if err := s.bootstrapAdmin(ctx); err != nil {
@@ -390,6 +466,11 @@ func (s *Server) stopLocked(ctx context.Context) error {
 	if s.store != nil {
 		if err := s.store.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("store: %w", err))
+		}
+	}
+	if s.tlog != nil {
+		if err := s.tlog.close(); err != nil {
+			errs = append(errs, fmt.Errorf("transparency log: %w", err))
 		}
 	}
 	return errors.Join(errs...)

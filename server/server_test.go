@@ -134,7 +134,7 @@ func TestAPIAuth(t *testing.T) {
 	}
 	var h api.Hunt
 	mustCall(t, s, http.StatusCreated, "POST", "/api/v1/hunts", hunter, api.HuntRequest{Rules: rulesOK, Paths: []string{"/tmp", `C:\Users`}, Why: "x"}, &h)
-	if h.State != "running" || h.Progress == nil || h.Progress.Agents != 0 || h.CreatedBy != "hugo" {
+	if h.State != "pending" || h.ApprovalsRequired != 1 || h.Progress == nil || h.Progress.Agents != 0 || h.CreatedBy != "hugo" {
 		t.Errorf("hunt with no agents: %+v", h)
 	}
 	// The hunter may not make tokens.

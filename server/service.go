@@ -75,7 +75,7 @@ func (v *Service) Authenticate(ctx context.Context, token string) (api.Operator,
 }
 
 func apiOperator(o store.Operator) api.Operator {
-	return api.Operator{ID: o.ID, Name: o.Name, Role: o.Role, Created: o.Created, Disabled: o.Disabled}
+	return api.Operator{ID: o.ID, Name: o.Name, Role: o.Role, Created: o.Created, Disabled: o.Disabled, Key: o.ApprovalKey}
 }
 
 // Operators lists every operator (admin only).

@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"vigil/server/api"
+	"vigil/server/store"
 	"vigil/wire"
 )
 
@@ -50,6 +51,7 @@ func oneHunt(t *testing.T, s *Server) {
 	t.Helper()
 	admin := s.AdminToken()
 	secret := newToken(t, s, admin, map[string]string{"env": "svc"})
+	ap := newApprover(t, s, admin, "alice", store.RoleApprover)
 	a, _ := runAgent(t, t.TempDir(), s.URL(), secret, nil)
 	aID := agentID(t, a)
 	dir, want := huntFiles(t, 5)
@@ -58,6 +60,7 @@ func oneHunt(t *testing.T, s *Server) {
 	if h.Progress.Agents != 1 {
 		t.Fatalf("hunt assigned to %d agents, want 1", h.Progress.Agents)
 	}
+	ap.approve(t, s, h.ID)
 	done := huntDone(t, s, admin, h.ID)
 	if done.Progress.Results != int64(len(want)) {
 		t.Fatalf("%d results, want %d", done.Progress.Results, len(want))
@@ -85,6 +88,7 @@ func TestExternalNATS(t *testing.T) {
 	// sign and the real agent (which logs in with its nkey) cannot
 	// connect: a fake agent without credentials plays its part.
 	admin := s.AdminToken()
+	ap := newApprover(t, s, admin, "alice", store.RoleApprover)
 	f := enrollFake(t, s, newToken(t, s, admin, nil), nil, true)
 	pushed, err := f.nc.SubscribeSync(wire.HuntSubject(f.prefix, f.id))
 	if err != nil {
@@ -95,6 +99,7 @@ func TestExternalNATS(t *testing.T) {
 	}
 	var h api.Hunt
 	mustCall(t, s, http.StatusCreated, "POST", "/api/v1/hunts", admin, api.HuntRequest{Rules: rulesOK, Paths: []string{"/data"}, Why: "external NATS test"}, &h)
+	ap.approve(t, s, h.ID)
 	m, err := pushed.NextMsg(10 * time.Second)
 	if err != nil {
 		t.Fatalf("hunt not pushed: %v", err)
@@ -124,6 +129,7 @@ func TestExternalNATS(t *testing.T) {
 	id := agentID(t, a)
 	var h2 api.Hunt
 	mustCall(t, s, http.StatusCreated, "POST", "/api/v1/hunts", admin, api.HuntRequest{Rules: rulesOK, Paths: []string{dir}, Target: "real=yes", Why: "external NATS, real agent"}, &h2)
+	ap.approve(t, s, h2.ID)
 	huntDone(t, s, admin, h2.ID)
 	checkResults(t, allResults(t, s, admin, h2.ID, ""), id, want)
 }

@@ -22,6 +22,7 @@ import (
 
 	"vigil/agent"
 	"vigil/server/api"
+	"vigil/translog"
 )
 
 // selfSigned writes a certificate for 127.0.0.1 and its key to dir.
@@ -99,6 +100,13 @@ func TestTLS(t *testing.T) {
 	admin := s.AdminToken()
 	var tc api.TokenCreated
 	mustCallClient(t, client, s, "POST", "/api/v1/tokens", admin, `{}`, &tc)
+	// An approver with a key, before the agent enrolls (it trusts the
+	// approvers named at enrollment).
+	var oc api.OperatorCreated
+	mustCallClient(t, client, s, "POST", "/api/v1/operators", admin, `{"name":"alice","role":"approver"}`, &oc)
+	signer, vkey := newNoteKey(t, "alice")
+	var op api.Operator
+	mustCallClient(t, client, s, "PUT", "/api/v1/whoami/key", oc.Token, `{"key":`+jsonString(vkey)+`}`, &op)
 	a, err := agent.New(agent.Options{
 		StateDir: t.TempDir(), Server: s.URL(), Token: tc.Secret, Version: "test",
 		HTTPClient: client, NATSOptions: []nats.Option{nats.Secure(tlsConf)},
@@ -114,7 +122,16 @@ func TestTLS(t *testing.T) {
 	dir, want := huntFiles(t, 3)
 	var h api.Hunt
 	mustCallClient(t, client, s, "POST", "/api/v1/hunts", admin, `{"rules":`+jsonString(rulesOK)+`,"paths":[`+jsonString(dir)+`],"why":"tls test"}`, &h)
+	ae, err := translog.NewApproval(signer, vkey, []byte(h.Entry), h.LogIndex, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	entry, err := ae.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
 	var got api.Hunt
+	mustCallClient(t, client, s, "POST", "/api/v1/hunts/"+h.ID+"/approve", oc.Token, `{"entry":`+jsonString(string(entry))+`}`, &got)
 	eventually(t, "hunt done over TLS", func() bool {
 		mustCallClient(t, client, s, "GET", "/api/v1/hunts/"+h.ID, admin, "", &got)
 		return got.Progress.Agents == 1 && got.Progress.Done == 1

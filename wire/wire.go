@@ -153,6 +153,10 @@ type Hunt struct {
 	CreatedBy   string    `json:"created_by"`
 	Created     time.Time `json:"created"`
 	Expires     time.Time `json:"expires"`
+	// Log carries the hunt's log entry, approvals and proofs (in sync
+	// replies). A hunt pushed on P.to.A.hunt carries none: an agent that
+	// verifies the log answers a push by syncing.
+	Log *HuntLog `json:"log,omitempty"`
 }
 
 // Validate checks a hunt as an agent receives it (not the rules' syntax:
@@ -197,6 +201,10 @@ type Hello struct {
 // SyncRequest asks the server for the hunts this agent should run.
 type SyncRequest struct {
 	Version int `json:"version"`
+	// LogSize is the size of the last transparency-log checkpoint the agent
+	// verified and stored (0: none yet); the reply's Consistency proof
+	// starts there.
+	LogSize int64 `json:"log_size,omitempty"`
 	// Known lists hunt IDs the agent has already finished (or refused), so
 	// the server need not send them again.
 	Known []string `json:"known,omitempty"`
@@ -207,6 +215,29 @@ type SyncRequest struct {
 type SyncReply struct {
 	Hunts []Hunt `json:"hunts"`
 	Error string `json:"error,omitempty"`
+	// Checkpoint is the server's latest signed log checkpoint (a
+	// golang.org/x/mod/sumdb/note: the log key's signature plus any witness
+	// cosignatures). Every Hunt.Log proof is relative to it.
+	Checkpoint []byte `json:"checkpoint,omitempty"`
+	// Consistency proves Checkpoint's tree extends the agent's tree of
+	// SyncRequest.LogSize (tlog.TreeProof; empty when LogSize is 0 or
+	// equal to the checkpoint's size).
+	Consistency [][]byte `json:"consistency,omitempty"`
+}
+
+// LoggedEntry is one transparency-log entry with its inclusion proof in
+// the tree of SyncReply.Checkpoint.
+type LoggedEntry struct {
+	Index     int64    `json:"index"`
+	Entry     []byte   `json:"entry"`     // canonical bytes (package translog)
+	Inclusion [][]byte `json:"inclusion"` // tlog.RecordProof
+}
+
+// HuntLog is what lets an agent check a hunt before it runs it: the hunt's
+// log entry and the logged approvals of it, each with an inclusion proof.
+type HuntLog struct {
+	Hunt      LoggedEntry   `json:"hunt"`
+	Approvals []LoggedEntry `json:"approvals,omitempty"`
 }
 
 // Hunt states an agent reports.
@@ -306,6 +337,15 @@ type EnrollReply struct {
 	// at enrollment) or NATSAuthExternal (an external cluster: its own
 	// credentials, which the machine's admin gives the agent).
 	NATSAuth string `json:"nats_auth,omitempty"`
+	// Accountability: the log's note verifier key, the approval keys of
+	// the server's approvers and the witnesses' keys at enrollment time.
+	// An agent without a local policy file writes these into a new one
+	// (trust on first use); from then on only the machine's admin changes
+	// them, never the server.
+	LogKey       string   `json:"log_key,omitempty"`
+	Approvers    []string `json:"approvers,omitempty"`
+	Witnesses    []string `json:"witnesses,omitempty"`
+	MinApprovals int      `json:"min_approvals,omitempty"`
 }
 
 // NATS authentication modes of an EnrollReply; "" means NATSAuthNKey.

@@ -16,7 +16,10 @@ const agentUsage = `Usage: vigil agent --state DIR [--server URL --token SECRET]
 Runs the Vigil agent. The first run enrolls with the server using an enrollment
 token (vigil token create); the agent's identity is kept in DIR and later runs
 need only --state. The agent runs the hunts the server assigns to it and
-reports matching files: paths, hashes, rules and string offsets, never content.`
+reports matching files: paths, hashes, rules and string offsets, never content.
+It runs only hunts it finds in the server's transparency log, approved as the
+local policy (--policy, default DIR/policy) requires; vigil audit --state DIR
+shows what it ran and refused.`
 
 // agentCmd is `vigil agent`.
 func (e *env) agentCmd(args []string) int {
@@ -29,6 +32,7 @@ func (e *env) agentCmd(args []string) int {
 	fs.StringVar(&o.Token, "token", "", "enrollment `SECRET` (first run only)")
 	labels := fs.String("labels", "", "this machine's labels `k=v,...` (the token's labels win)")
 	fs.IntVar(&o.Workers, "workers", 1, "scanning goroutines")
+	fs.StringVar(&o.PolicyFile, "policy", "", "this machine's local policy `FILE` (default DIR/policy; written from the server's keys at enrollment when missing)")
 	fs.StringVar(&o.NATSCredsFile, "nats-creds", "", "NATS credentials `FILE` for a server that uses an external NATS cluster")
 	verbose := fs.BoolP("verbose", "v", false, "log what the agent does")
 	help := fs.BoolP("help", "h", false, "show this help and exit")
@@ -63,6 +67,7 @@ func (e *env) agentCmd(args []string) int {
 		fmt.Fprintf(e.stderr, "vigil agent: %v\n", err)
 		return exitError
 	}
+	defer a.Close()
 	if !a.Enrolled() {
 		if o.Server == "" || o.Token == "" {
 			fmt.Fprintf(e.stderr, "vigil agent: not enrolled yet: give --server and --token\n")

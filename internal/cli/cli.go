@@ -55,6 +55,7 @@ func commands() []command {
 		{"compile", "compile rule files into a file for `vigil scan -C`", (*env).compile},
 		{"server", "run the fleet server: API, web UI, embedded NATS, SQLite", (*env).serverCmd},
 		{"agent", "run the agent that runs the server's hunts on this machine", (*env).agentCmd},
+		{"audit", "show and check the hunts this machine's agent ran or refused", (*env).auditCmd},
 		{"hunt", "create hunts and read their results (needs a server)", (*env).huntCmd},
 		{"agents", "list the agents enrolled with a server", (*env).agentsCmd},
 		{"token", "create, list and revoke agent enrollment tokens", (*env).tokenCmd},

@@ -80,7 +80,10 @@ and reports the matching files (paths, hashes, rules, string offsets; never cont
 		if h.Progress != nil {
 			agents = h.Progress.Agents
 		}
-		fmt.Fprintf(e.stdout, "hunt %s created (%s, %d agents, expires %s)\n", h.ID, h.State, agents, fmtTime(h.Expires))
+		fmt.Fprintf(e.stdout, "hunt %s created (%s, %d agents, expires %s; log entry %d, %s search)\n", h.ID, h.State, agents, fmtTime(h.Expires), h.LogIndex, h.LintClass)
+		if h.State == "pending" {
+			fmt.Fprintf(e.stdout, "it needs %d approval(s) by others: vigil hunt approve %s --key KEY_FILE\n", h.ApprovalsRequired-len(h.Approvals), h.ID)
+		}
 		return exitOK
 	}
 	if code := s.waitDone(c, h.ID); code != exitOK {
@@ -89,7 +92,8 @@ and reports the matching files (paths, hashes, rules, string offsets; never cont
 	return s.printResults(c, h.ID, api.ResultQuery{}, "")
 }
 
-// waitDone polls the hunt until every agent is done or it stops running.
+// waitDone polls the hunt until every agent is done or it stops running;
+// a pending hunt (waiting for approvals) is waited for.
 func (s *subcommand) waitDone(c *api.Client, id string) int {
 	for {
 		h, err := c.Hunt(s.ctx(), id)
@@ -97,7 +101,7 @@ func (s *subcommand) waitDone(c *api.Client, id string) int {
 			return s.fail(err)
 		}
 		p := h.Progress
-		if p != nil && p.Done >= p.Agents || h.State != "running" {
+		if h.State != "pending" && (p != nil && p.Done >= p.Agents || h.State != "running") {
 			if !s.cf.json && p != nil {
 				fmt.Fprintf(s.e.stderr, "hunt %s: %s, %d/%d agents done, %d results\n", id, h.State, p.Done, p.Agents, p.Results)
 			}
@@ -112,7 +116,7 @@ func (s *subcommand) waitDone(c *api.Client, id string) int {
 }
 
 func (e *env) huntWait(args []string) int {
-	s := newSub(e, "hunt wait", "Usage: vigil hunt wait HUNT_ID\nWaits until every agent of the hunt is done (or the hunt stops running).")
+	s := newSub(e, "hunt wait", "Usage: vigil hunt wait HUNT_ID\nWaits until the hunt is approved and every agent is done (or the hunt stops running).")
 	if ok, code := s.parse(args, func(n int) bool { return n == 1 }); !ok {
 		return code
 	}
@@ -193,6 +197,10 @@ func (e *env) huntShow(args []string) int {
 	}
 	fmt.Fprintf(e.stdout, "hunt %s %s\nstate:   %s\ncreated: %s by %s\nexpires: %s\ntarget:  %s\npaths:   %s\nwhy:     %s\nrules:   sha256 %s\n",
 		h.ID, h.Name, h.State, fmtTime(h.Created), h.CreatedBy, fmtTime(h.Expires), orDash(h.Target), strings.Join(h.Paths, " "), h.Why, h.RulesSHA256)
+	fmt.Fprintf(e.stdout, "log:     entry %d, %s search, %d of %d approvals\n", h.LogIndex, h.LintClass, len(h.Approvals), h.ApprovalsRequired)
+	for _, a := range h.Approvals {
+		fmt.Fprintf(e.stdout, "         approved by %s at %s (log entry %d)\n", a.Approver, fmtTime(a.Time), a.LogIndex)
+	}
 	if p := h.Progress; p != nil {
 		fmt.Fprintf(e.stdout, "agents:  %d done, %d acknowledged, %d assigned\nresults: %d (files scanned %d, errors %d)\n", p.Done, p.Acknowledged, p.Agents, p.Results, p.FilesScanned, p.FileErrors)
 	}

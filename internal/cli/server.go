@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"os"
 	"os/signal"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+	"golang.org/x/mod/sumdb/note"
 
 	"vigil/agent"
 	"vigil/server"
@@ -43,6 +45,11 @@ func (e *env) serverCmd(args []string) int {
 	fs.StringVar(&o.Prefix, "prefix", "", "NATS subject prefix (default \"vigil\")")
 	fs.StringVar(&o.TLSCert, "tls-cert", "", "TLS certificate `FILE` for HTTPS and NATS")
 	fs.StringVar(&o.TLSKey, "tls-key", "", "TLS key `FILE`")
+	fs.StringVar(&o.LogName, "log-name", "", "name of the transparency log's key, made at first start (default \"vigil-log\")")
+	fs.IntVar(&o.MinApprovals, "min-approvals", 0, "approvals by others a hunt needs before it runs (default 1)")
+	fs.IntVar(&o.MinDocumentApprovals, "min-document-approvals", 0, "approvals a keyword/document search needs (default 2)")
+	fs.StringArrayVar(&o.Witnesses, "witness", nil, "note verifier `KEY` of a witness whose cosignatures the server accepts (repeatable)")
+	fs.BoolVar(&o.NoApprovals, "no-approvals", false, "let hunts run without approval (tests and demos only; agents' policies may still refuse)")
 	verbose := fs.BoolP("verbose", "v", false, "log what the server does")
 	help := fs.BoolP("help", "h", false, "show this help and exit")
 	if err := fs.Parse(args); err != nil {
@@ -110,8 +117,10 @@ func (e *env) serverCmd(args []string) int {
 	return exitOK
 }
 
-// startDevAgent enrolls and runs one agent in this process, writes the
-// example rules into the data directory and prints how to hunt.
+// startDevAgent creates an approver with a key (so that a hunt can be
+// approved by someone other than its author), enrolls and runs one agent in
+// this process, writes the example rules into the data directory and
+// prints how to hunt, approve and audit.
 func (e *env) startDevAgent(ctx context.Context, s *server.Server, tokenFile string) error {
 	b, err := os.ReadFile(tokenFile)
 	if err != nil {
@@ -123,11 +132,31 @@ func (e *env) startDevAgent(ctx context.Context, s *server.Server, tokenFile str
 	if err != nil {
 		return err
 	}
+	dir := filepath.Dir(tokenFile)
+	// The approver: an operator whose key pair lives in the data directory
+	// (a real approver keeps it on their own machine: vigil key create).
+	approver, err := svc.CreateOperator(ctx, op, api.OperatorRequest{Name: "approver", Role: "approver"})
+	if err != nil {
+		return fmt.Errorf("creating the approver: %w", err)
+	}
+	skey, vkey, err := note.GenerateKey(rand.Reader, "approver")
+	if err != nil {
+		return err
+	}
+	approverKey := filepath.Join(dir, "approver.key")
+	if err := os.WriteFile(approverKey, []byte(skey+"\n"), 0o600); err != nil {
+		return err
+	}
+	if err := os.WriteFile(approverKey+".pub", []byte(vkey+"\n"), 0o644); err != nil {
+		return err
+	}
+	if _, err := svc.SetKey(ctx, approver.Operator, api.KeyRequest{Key: vkey}); err != nil {
+		return fmt.Errorf("registering the approver's key: %w", err)
+	}
 	tok, err := svc.CreateToken(ctx, op, api.TokenRequest{Labels: map[string]string{"dev": "true", "os": runtime.GOOS}, MaxUses: 1, ExpiresIn: "1h", Description: "vigil server --dev local agent"})
 	if err != nil {
 		return err
 	}
-	dir := filepath.Dir(tokenFile)
 	a, err := agent.New(agent.Options{StateDir: filepath.Join(dir, "dev-agent"), Server: s.URL(), Token: tok.Secret, Version: vigilVersion()})
 	if err != nil {
 		return err
@@ -144,9 +173,13 @@ func (e *env) startDevAgent(ctx context.Context, s *server.Server, tokenFile str
 	if err := os.WriteFile(rules, builtinRules, 0o644); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "  dev mode: local agent %s enrolled (labels dev=true,os=%s)\n\nTry, in another terminal:\n", a.ID(), runtime.GOOS)
+	fmt.Fprintf(e.stdout, "  dev mode: local agent %s enrolled (labels dev=true,os=%s; its policy: %s)\n", a.ID(), runtime.GOOS, filepath.Join(dir, "dev-agent", "policy"))
+	fmt.Fprintf(e.stdout, "  operator \"approver\" (key %s), API token:\n    %s\n\nTry, in another terminal:\n", approverKey, approver.Token)
 	fmt.Fprintf(e.stdout, "  export VIGIL_SERVER=%s VIGIL_TOKEN=%s\n", s.URL(), adminToken)
-	fmt.Fprintf(e.stdout, "  vigil hunt create --rules %s --path /usr/bin --why \"trying Vigil\" --wait\n", rules)
-	fmt.Fprintf(e.stdout, "or open %s and log in with the token.\n", s.URL())
+	fmt.Fprintf(e.stdout, "  vigil hunt create --rules %s --path /usr/bin --why \"trying Vigil\"       # pending: it needs an approval\n", rules)
+	fmt.Fprintf(e.stdout, "  vigil hunt approve HUNT_ID --key %s --token %s --yes\n", approverKey, approver.Token)
+	fmt.Fprintf(e.stdout, "  vigil hunt wait HUNT_ID && vigil hunt results HUNT_ID\n")
+	fmt.Fprintf(e.stdout, "  vigil audit --state %s --server %s   # what this machine ran, checked against the log\n", filepath.Join(dir, "dev-agent"), s.URL())
+	fmt.Fprintf(e.stdout, "or open %s and log in with a token; %s/log is the public transparency log.\n", s.URL(), s.URL())
 	return nil
 }

@@ -24,6 +24,19 @@
 //	GET    /api/v1/hunts/{id}/agents        []Assignment
 //	GET    /api/v1/hunts/{id}/results       ResultPage; query: agent, rule, path, after, limit
 //	GET    /api/v1/hunts/{id}/export        ?format=jsonl|csv: every result, streamed
+//	POST   /api/v1/hunts/{id}/approve       ApprovalRequest → Hunt      (approver; not the hunt's author)
+//	PUT    /api/v1/whoami/key               KeyRequest → Operator       (registers the caller's approval key)
+//
+// The transparency log is public: anyone can audit what was ever searched,
+// so these routes need no token.
+//
+//	GET    /api/v1/log/key                  LogKey
+//	GET    /api/v1/log/checkpoint           the latest signed checkpoint (text/plain note, with witness cosignatures)
+//	GET    /api/v1/log/entries              ?start=N&count=M (M <= 1000) → []LogEntry
+//	GET    /api/v1/log/proof/record         ?index=N&size=M → Proof (inclusion of entry N in tree M)
+//	GET    /api/v1/log/proof/tree           ?old=N&new=M → Proof (tree M extends tree N)
+//	POST   /api/v1/log/cosign               body: the checkpoint note with a witness's cosignature added (text/plain);
+//	                                        accepted when the witness key is one the server was configured with
 package api
 
 import (
@@ -44,6 +57,7 @@ type Operator struct {
 	Role     string    `json:"role"`
 	Created  time.Time `json:"created"`
 	Disabled bool      `json:"disabled,omitempty"`
+	Key      string    `json:"key,omitempty"` // approval key (note verifier key), if registered
 }
 
 // OperatorRequest creates an operator.
@@ -137,6 +151,52 @@ type Hunt struct {
 	RulesSHA256 string      `json:"rules_sha256"`
 	Rules       string      `json:"rules,omitempty"` // in GET /hunts/{id} and POST /hunts only
 	Progress    *Progress   `json:"progress,omitempty"`
+	// Accountability: the hunt's transparency-log entry and approvals.
+	LogIndex          int64      `json:"log_index"`            // -1 before it is logged
+	LintClass         string     `json:"lint_class,omitempty"` // "code" or "document" (vigil check --lint)
+	ApprovalsRequired int        `json:"approvals_required"`   // the server's count for this hunt
+	Approvals         []Approval `json:"approvals,omitempty"`  // logged approvals
+	Entry             string     `json:"entry,omitempty"`      // canonical log entry text (GET /hunts/{id}); what approvers sign
+}
+
+// Approval is one logged approval of a hunt.
+type Approval struct {
+	Approver string    `json:"approver"`
+	Key      string    `json:"key"` // note verifier key
+	LogIndex int64     `json:"log_index"`
+	Time     time.Time `json:"time"`
+}
+
+// ApprovalRequest approves a hunt: Entry is translog.ApprovalEntry's
+// canonical encoding, made and signed on the approver's machine (`vigil
+// hunt approve`); the private key never reaches the server.
+type ApprovalRequest struct {
+	Entry string `json:"entry"`
+}
+
+// KeyRequest registers the caller's approval key: a note verifier key
+// whose name is the operator's name.
+type KeyRequest struct {
+	Key string `json:"key"`
+}
+
+// LogKey is the log's public key and origin.
+type LogKey struct {
+	Key       string   `json:"key"`       // note verifier key of the log
+	Origin    string   `json:"origin"`    // first line of every checkpoint
+	Witnesses []string `json:"witnesses"` // verifier keys of the witnesses whose cosignatures the server accepts
+}
+
+// LogEntry is one entry of the log.
+type LogEntry struct {
+	Index int64  `json:"index"`
+	Kind  string `json:"kind"`  // translog kind: ruleset, hunt, approval
+	Entry string `json:"entry"` // canonical text
+}
+
+// Proof is a Merkle proof: base64 hashes (tlog.RecordProof or tlog.TreeProof).
+type Proof struct {
+	Proof [][]byte `json:"proof"`
 }
 
 // Assignment is one agent's part of a hunt.

@@ -203,3 +203,66 @@ func (c *Client) Export(ctx context.Context, id, format string, w io.Writer) err
 func (c *Client) Enroll(ctx context.Context, r wire.EnrollRequest) (e wire.EnrollReply, err error) {
 	return e, c.call(ctx, "POST", "/api/v1/enroll", r, &e)
 }
+
+// ApproveHunt sends an approval made with translog.NewApproval.
+func (c *Client) ApproveHunt(ctx context.Context, id string, r ApprovalRequest) (h Hunt, err error) {
+	return h, c.call(ctx, "POST", "/api/v1/hunts/"+esc(id)+"/approve", r, &h)
+}
+
+// SetKey registers the caller's approval key.
+func (c *Client) SetKey(ctx context.Context, r KeyRequest) (o Operator, err error) {
+	return o, c.call(ctx, "PUT", "/api/v1/whoami/key", r, &o)
+}
+
+// LogKey returns the log's key, origin and witnesses.
+func (c *Client) LogKey(ctx context.Context) (k LogKey, err error) {
+	return k, c.call(ctx, "GET", "/api/v1/log/key", nil, &k)
+}
+
+// Checkpoint returns the latest signed checkpoint.
+func (c *Client) Checkpoint(ctx context.Context) ([]byte, error) {
+	resp, err := c.do(ctx, "GET", "/api/v1/log/checkpoint", nil)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	return io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+}
+
+// LogEntries returns up to count entries from start.
+func (c *Client) LogEntries(ctx context.Context, start, count int64) (e []LogEntry, err error) {
+	return e, c.call(ctx, "GET", fmt.Sprintf("/api/v1/log/entries?start=%d&count=%d", start, count), nil, &e)
+}
+
+// RecordProof proves entry index is in the tree of size.
+func (c *Client) RecordProof(ctx context.Context, index, size int64) (p Proof, err error) {
+	return p, c.call(ctx, "GET", fmt.Sprintf("/api/v1/log/proof/record?index=%d&size=%d", index, size), nil, &p)
+}
+
+// TreeProof proves the tree of size newSize extends the tree of size oldSize.
+func (c *Client) TreeProof(ctx context.Context, oldSize, newSize int64) (p Proof, err error) {
+	return p, c.call(ctx, "GET", fmt.Sprintf("/api/v1/log/proof/tree?old=%d&new=%d", oldSize, newSize), nil, &p)
+}
+
+// Cosign sends a checkpoint with a witness's cosignature added.
+func (c *Client) Cosign(ctx context.Context, note []byte) error {
+	req, err := http.NewRequestWithContext(ctx, "POST", c.BaseURL+"/api/v1/log/cosign", bytes.NewReader(note))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "text/plain; charset=utf-8")
+	resp, err := c.httpClient().Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 == 2 {
+		return nil
+	}
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	var e Error
+	if json.Unmarshal(b, &e) == nil && e.Error != "" {
+		return &StatusError{Code: resp.StatusCode, Msg: e.Error}
+	}
+	return &StatusError{Code: resp.StatusCode, Msg: "cosign: " + resp.Status}
+}

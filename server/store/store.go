@@ -38,6 +38,9 @@ type Operator struct {
 	TokenHash string // hex sha256 of the API token; the token itself is never stored
 	Created   time.Time
 	Disabled  bool
+	// ApprovalKey is the operator's note verifier key for approving hunts
+	// ("" = none); its name is the operator's Name.
+	ApprovalKey string
 }
 
 // EnrollToken lets agents enroll. The secret is never stored, only its hash.
@@ -80,7 +83,20 @@ const (
 // Hunt is a wire.Hunt plus the server's bookkeeping.
 type Hunt struct {
 	wire.Hunt
-	State string
+	State             string
+	LogIndex          int64  // index of its transparency-log entry
+	LintClass         string // "code" or "document"
+	ApprovalsRequired int
+}
+
+// Approval is a logged approval of a hunt.
+type Approval struct {
+	HuntID   string
+	Approver string // operator name
+	Key      string // note verifier key
+	LogIndex int64
+	Entry    []byte // canonical translog approval entry
+	Time     time.Time
 }
 
 // Assignment is one agent's part of a hunt.
@@ -153,6 +169,7 @@ type Store interface {
 	OperatorByTokenHash(ctx context.Context, hash string) (Operator, error)
 	ListOperators(ctx context.Context) ([]Operator, error)
 	SetOperatorDisabled(ctx context.Context, id string, disabled bool) error
+	SetOperatorKey(ctx context.Context, id, key string) error
 
 	CreateEnrollToken(ctx context.Context, t EnrollToken) error
 	ListEnrollTokens(ctx context.Context) ([]EnrollToken, error)
@@ -174,6 +191,10 @@ type Store interface {
 	GetHunt(ctx context.Context, id string) (Hunt, error)
 	ListHunts(ctx context.Context) ([]Hunt, error) // newest first
 	SetHuntState(ctx context.Context, id, state string) error
+	// AddApproval stores an approval (ErrConflict when this approver already
+	// approved the hunt); Approvals lists a hunt's in LogIndex order.
+	AddApproval(ctx context.Context, a Approval) error
+	Approvals(ctx context.Context, huntID string) ([]Approval, error)
 	// PendingHunts returns the hunts assigned to agent that are running,
 	// not expired at now, and whose assignment is not terminal.
 	PendingHunts(ctx context.Context, agentID string, now time.Time) ([]Hunt, error)

@@ -30,4 +30,9 @@ type Backend interface {
 	Results(ctx context.Context, by api.Operator, id string, f store.ResultFilter) (api.ResultPage, error)
 	// Export writes every result of the hunt as "jsonl" or "csv".
 	Export(ctx context.Context, by api.Operator, id, format string, w io.Writer) error
+
+	// The transparency log (public: no operator needed).
+	LogKey(ctx context.Context) (api.LogKey, error)
+	Checkpoint(ctx context.Context) ([]byte, error)
+	LogEntries(ctx context.Context, start, count int64) ([]api.LogEntry, error)
 }

@@ -196,3 +196,156 @@ func TestBrowser(t *testing.T) {
 		t.Error("the token was logged")
 	}
 }
+
+// TestBrowserApproval drives a hunt that needs an approval: the page shows
+// the command an approver runs; once the (fake) server logs an approval
+// the same page turns running by itself and shows the results. The public
+// log lists the hunt, also after logging out.
+func TestBrowserApproval(t *testing.T) {
+	fb := newFakeBackend()
+	fb.step = 250 * time.Millisecond
+	fb.approvals = 1
+	logs := &logBuf{}
+	srv := httptest.NewServer(New(fb, Options{Logf: logs.logf}))
+	t.Cleanup(func() {
+		srv.Close()
+		fb.close()
+	})
+
+	ctx := browsertest.New(t)
+	console := browsertest.Console(ctx)
+	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, steps...); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	wait := func(what, expr string) {
+		t.Helper()
+		if err := browsertest.WaitFor(ctx, expr, 30*time.Second); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	text := func(css string) string {
+		t.Helper()
+		s, err := browsertest.Text(ctx, css)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimSpace(s)
+	}
+
+	if err := browsertest.Login(ctx, srv.URL, adminToken); err != nil {
+		t.Fatal(err)
+	}
+	do("create a hunt",
+		chromedp.Navigate(srv.URL+"/hunts/new"),
+		chromedp.WaitVisible(chromedp.ID("hunt-form")),
+		chromedp.SendKeys(chromedp.ID("hunt-rules"), "rule sim_rule {\n  strings:\n    $mz = { 4D 5A }\n  condition:\n    $mz\n}"),
+		chromedp.SendKeys(chromedp.ID("hunt-target"), "site=berlin"),
+		chromedp.SendKeys(chromedp.ID("hunt-paths"), "/srv/www"),
+		chromedp.SendKeys(chromedp.ID("hunt-why"), "INC-4343: needs approval"),
+		chromedp.Click(chromedp.ID("hunt-submit")),
+	)
+	wait("the hunt page", `document.body.dataset.page === "hunt"`)
+	loc, err := chromedp.Run(ctx, chromedp.Location())
+	if err != nil {
+		t.Fatal(err)
+	}
+	huntID := loc[strings.LastIndex(loc, "/")+1:]
+
+	// Pending: the approval command, no agent running.
+	wait("the pending block", `document.getElementById("hunt-pending") !== null`)
+	if got, want := text("#approve-command"), "vigil hunt approve "+huntID+" --key ~/.config/vigil/approver.key"; got != want {
+		t.Errorf("approve command %q, want %q", got, want)
+	}
+	if got := text("#hunt-pending-summary"); !strings.HasPrefix(got, "Waiting for 1 more approval") {
+		t.Errorf("pending summary %q", got)
+	}
+	if got := text("#hunt-state"); got != "pending" {
+		t.Errorf("state %q", got)
+	}
+	if got := text("#hunt-lint-class"); got != "code search" {
+		t.Errorf("lint class %q", got)
+	}
+	if n, _ := browsertest.Count(ctx, "#approvals-table tr.approval-row"); n != 0 {
+		t.Errorf("%d approvals before any", n)
+	}
+	logIndex, err := browsertest.Eval[string](ctx, `document.getElementById("hunt-log-index").dataset.index`)
+	if err != nil || logIndex != "2" {
+		t.Fatalf("log index %q (%v)", logIndex, err)
+	}
+	if _, err := browsertest.Eval[int](ctx, `window.vigilTestMarker = 9`); err != nil {
+		t.Fatal(err)
+	}
+
+	// The approver approves (on their machine; here the fake server logs
+	// it): the page turns running and shows the results by itself.
+	if err := fb.approve(huntID, "bob"); err != nil {
+		t.Fatal(err)
+	}
+	wait("running", `document.getElementById("hunt-state").textContent === "running" && !document.getElementById("hunt-pending")`)
+	wait("results", `document.querySelectorAll("#results-table tr.result-row").length === 4 && `+
+		`document.getElementById("progress-summary").textContent === "2/2 agents done"`)
+	if n, _ := browsertest.Count(ctx, `#approvals-table tr.approval-row[data-approver="bob"][data-index="3"]`); n != 1 {
+		t.Errorf("%d approval rows by bob at index 3, want 1", n)
+	}
+	if n, _ := browsertest.Count(ctx, "#approve-command"); n != 0 {
+		t.Error("the approve command is still shown")
+	}
+	if m, _ := browsertest.Eval[int](ctx, `window.vigilTestMarker || 0`); m != 9 {
+		t.Error("the page was reloaded instead of refreshed by script")
+	}
+
+	// From the hunt page to its log entry.
+	do("open the log entry", chromedp.Click(chromedp.ID("hunt-log-link")))
+	wait("the log page", `document.body.dataset.page === "log" && document.getElementById("entry-2") !== null`)
+	if n, _ := browsertest.Count(ctx, `#log-table tr.log-row[data-index="2"][data-kind="hunt"]`); n != 1 {
+		t.Errorf("%d hunt rows at index 2", n)
+	}
+	if got := text(`#entry-2 .entry-hunt-id`); got != huntID {
+		t.Errorf("log entry 2 names hunt %q, want %s", got, huntID)
+	}
+	if got := text(`#entry-2 .entry-why`); got != "INC-4343: needs approval" {
+		t.Errorf("log entry 2 why %q", got)
+	}
+
+	// The log is public: after logging out it still shows, newest first.
+	do("log out", chromedp.Navigate(srv.URL+"/hunts"), chromedp.WaitVisible(chromedp.ID("logout")), chromedp.Click(chromedp.ID("logout")))
+	wait("login page", `document.body.dataset.page === "login"`)
+	do("the log, logged out", chromedp.Click(chromedp.ID("nav-log")))
+	wait("the log page", `document.body.dataset.page === "log" && document.getElementById("log-table") !== null`)
+	if n, _ := browsertest.Count(ctx, "#nav-hunts"); n != 0 {
+		t.Error("logged out, the log page shows the operator navigation")
+	}
+	kinds, err := browsertest.Eval[[]string](ctx, `Array.from(document.querySelectorAll("#log-table tr.log-row")).map(e => e.dataset.index + ":" + e.dataset.kind)`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(kinds, " ") != "3:approval 2:hunt 1:approval 0:hunt" {
+		t.Errorf("log rows %v", kinds)
+	}
+	if got := text("#checkpoint-size"); got != "4" {
+		t.Errorf("checkpoint size %q", got)
+	}
+	if got := text("#log-key"); !strings.HasPrefix(got, "vigil-log+") {
+		t.Errorf("log key %q", got)
+	}
+	if got := text("#checkpoint-root"); len(got) != 44 {
+		t.Errorf("root hash %q", got)
+	}
+	signers, err := browsertest.Eval[[]string](ctx, `Array.from(document.querySelectorAll("#checkpoint-signers li.signer")).map(e => e.dataset.name + ":" + e.dataset.role + ":" + e.dataset.verified)`)
+	if err != nil || strings.Join(signers, " ") != "vigil-log:log:true witness-1:witness:true" {
+		t.Errorf("signers %v (%v)", signers, err)
+	}
+
+	for _, m := range console() {
+		t.Logf("console: %s", m)
+		if strings.Contains(strings.ToLower(m), "content security policy") || strings.HasPrefix(m, "exception") {
+			t.Errorf("browser console: %s", m)
+		}
+	}
+	if strings.Contains(logs.String(), adminToken) {
+		t.Error("the token was logged")
+	}
+}

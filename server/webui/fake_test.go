@@ -2,7 +2,10 @@ package webui
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
 	"encoding/csv"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,15 +18,20 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/mod/sumdb/note"
+
 	"vigil/server/api"
 	"vigil/server/store"
+	"vigil/translog"
 	"vigil/wire"
+	"vigil/yara/lint"
 )
 
 // Operator tokens of the fake backend.
 const (
-	adminToken  = "vgo_admin_4c1f0e9b7d2a6385"
-	viewerToken = "vgo_viewer_93a7d1e0c5b24f68"
+	adminToken    = "vgo_admin_4c1f0e9b7d2a6385"
+	viewerToken   = "vgo_viewer_93a7d1e0c5b24f68"
+	approverToken = "vgo_approver_5b0d2e7c9a3f1846"
 )
 
 // fakeBackend is an in-memory Backend with realistic data. Its hunts can
@@ -53,6 +61,21 @@ type fakeBackend struct {
 	gate chan struct{}
 	stop chan struct{}
 	wg   sync.WaitGroup
+
+	// The transparency log: real entries and checkpoints (translog), in memory.
+	log        *translog.Log
+	logKey     string                 // the log's note verifier key
+	witness    note.Signer            // cosigns every checkpoint
+	witnessKey string                 // its verifier key
+	approvers  map[string]note.Signer // approval keys by operator name
+	approverVK map[string]string
+	// approvals is how many approvals new hunts need (one more for
+	// document searches); 0: they run at once.
+	approvals int
+	// failLog, when set, is returned by the log methods.
+	failLog error
+	// logEntriesCalls counts LogEntries calls.
+	logEntriesCalls int
 }
 
 type fakeHunt struct {
@@ -85,9 +108,13 @@ func newFakeBackend() *fakeBackend {
 			{ID: "t-old", Labels: map[string]string{}, Uses: 1, Expires: now.Add(-time.Hour),
 				Created: now.Add(-200 * time.Hour), CreatedBy: "alice", Revoked: true, Description: "lab"},
 		},
-		nextID: 1,
-		stop:   make(chan struct{}),
+		nextID:     1,
+		stop:       make(chan struct{}),
+		approvers:  map[string]note.Signer{},
+		approverVK: map[string]string{},
 	}
+	f.operators[approverToken] = api.Operator{ID: "op-bob", Name: "bob", Role: store.RoleApprover, Created: now.Add(-70 * time.Hour)}
+	f.initLog()
 	// One finished hunt with results, one of them with a hostile path.
 	h := &fakeHunt{
 		hunt: api.Hunt{ID: "h-webshells", Name: "webshells", State: store.HuntRunning, Target: "os=linux",
@@ -95,7 +122,8 @@ func newFakeBackend() *fakeBackend {
 			Limits: wire.Limits{MaxFileSize: 64 << 20, PerFileTimeout: 30 * time.Second, Archives: true},
 			Why:    "INC-2211: PHP webshell dropped on a Berlin web server", CreatedBy: "alice",
 			Created: now.Add(-2 * time.Hour), Expires: now.Add(22 * time.Hour), RulesSHA256: strings.Repeat("ab", 32),
-			Rules: "rule php_webshell : web {\n  strings:\n    $a = \"eval(base64_decode(\"\n  condition:\n    $a\n}\n"},
+			Rules:     "rule php_webshell : web {\n  strings:\n    $a = \"eval(base64_decode(\"\n  condition:\n    $a\n}\n",
+			LintClass: translog.LintCode, ApprovalsRequired: 1},
 		assignments: []api.Assignment{
 			{AgentID: "a-db01", Hostname: "db-01.berlin.example", State: wire.StateDone, FilesScanned: 1200, FilesMatched: 0, Bytes: 5 << 20},
 			{AgentID: "a-web01", Hostname: "web-01.berlin.example", State: wire.StateDone, FilesScanned: 3400, FilesMatched: 2, Bytes: 80 << 20},
@@ -105,8 +133,200 @@ func newFakeBackend() *fakeBackend {
 		fakeResult(h.hunt.ID, "a-web01", "web-01.berlin.example", "/var/www/html/uploads/shell.php", "php_webshell", now),
 		fakeResult(h.hunt.ID, "a-web01", "web-01.berlin.example", "/tmp/<script>alert(1)</script>.php", "php_webshell", now),
 	}
+	h.hunt.RulesSHA256 = sha256Hex(h.hunt.Rules)
 	f.hunts = []*fakeHunt{h}
+	if err := f.logHunt(&h.hunt); err != nil {
+		panic(err)
+	}
+	if err := f.approveLocked(h, "bob", now.Add(-110*time.Minute)); err != nil {
+		panic(err)
+	}
 	return f
+}
+
+func sha256Hex(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
+
+// initLog makes the log, witness and approver keys and an empty log.
+func (f *fakeBackend) initLog() {
+	skey, vkey, err := note.GenerateKey(rand.Reader, "vigil-log")
+	if err != nil {
+		panic(err)
+	}
+	signer, err := note.NewSigner(skey)
+	if err != nil {
+		panic(err)
+	}
+	f.logKey = vkey
+	if f.log, err = translog.New(translog.NewMemoryStorage(), signer); err != nil {
+		panic(err)
+	}
+	wskey, wvkey, err := note.GenerateKey(rand.Reader, "witness-1")
+	if err != nil {
+		panic(err)
+	}
+	if f.witness, err = note.NewSigner(wskey); err != nil {
+		panic(err)
+	}
+	f.witnessKey = wvkey
+}
+
+// approverSigner returns (making it on first use) name's approval key.
+func (f *fakeBackend) approverSigner(name string) (note.Signer, string, error) {
+	if s, ok := f.approvers[name]; ok {
+		return s, f.approverVK[name], nil
+	}
+	skey, vkey, err := note.GenerateKey(rand.Reader, name)
+	if err != nil {
+		return nil, "", err
+	}
+	s, err := note.NewSigner(skey)
+	if err != nil {
+		return nil, "", err
+	}
+	f.approvers[name], f.approverVK[name] = s, vkey
+	return s, vkey, nil
+}
+
+// logHunt appends h's entry to the log and sets its LogIndex and Entry;
+// the caller holds f.mu (or is the constructor).
+func (f *fakeBackend) logHunt(h *api.Hunt) error {
+	w := &wire.Hunt{ID: h.ID, Name: h.Name, Rules: h.Rules, RulesSHA256: h.RulesSHA256, Paths: h.Paths,
+		Exclude: h.Exclude, Limits: h.Limits, Target: h.Target, Why: h.Why, CreatedBy: h.CreatedBy,
+		Created: h.Created, Expires: h.Expires}
+	e := translog.HuntEntryFromWire(w)
+	e.LintClass = h.LintClass
+	e.ApprovalsRequired = h.ApprovalsRequired
+	b, err := e.Encode()
+	if err != nil {
+		return err
+	}
+	idx, err := f.log.Append(context.Background(), translog.KindHunt, b)
+	if err != nil {
+		return err
+	}
+	h.LogIndex, h.Entry = idx, string(b)
+	return nil
+}
+
+// approve has approver sign and log an approval of hunt id, as `vigil hunt
+// approve` and the server would; the hunt runs once it has enough.
+func (f *fakeBackend) approve(id, approver string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	h, err := f.find(id)
+	if err != nil {
+		return err
+	}
+	return f.approveLocked(h, approver, time.Now())
+}
+
+func (f *fakeBackend) approveLocked(h *fakeHunt, approver string, now time.Time) error {
+	if approver == h.hunt.CreatedBy {
+		return api.Errorf(http.StatusForbidden, "the author may not approve")
+	}
+	signer, vkey, err := f.approverSigner(approver)
+	if err != nil {
+		return err
+	}
+	a, err := translog.NewApproval(signer, vkey, []byte(h.hunt.Entry), h.hunt.LogIndex, now)
+	if err != nil {
+		return err
+	}
+	b, err := a.Encode()
+	if err != nil {
+		return err
+	}
+	idx, err := f.log.Append(context.Background(), translog.KindApproval, b)
+	if err != nil {
+		return err
+	}
+	h.hunt.Approvals = append(h.hunt.Approvals, api.Approval{Approver: approver, Key: vkey, LogIndex: idx, Time: a.Time})
+	if h.hunt.State == store.HuntPending && len(h.hunt.Approvals) >= h.hunt.ApprovalsRequired {
+		h.hunt.State = store.HuntRunning
+	}
+	return nil
+}
+
+// addRuleSets logs n rule set entries (to fill pages of the log).
+func (f *fakeBackend) addRuleSets(n int) {
+	for i := range n {
+		rules := fmt.Sprintf("rule r%d { condition: true }", i)
+		e := &translog.RuleSetEntry{Name: fmt.Sprintf("set-%d", i), RulesSHA256: sha256Hex(rules), Rules: rules,
+			Publisher: "alice", Created: time.Date(2026, 11, 1, 0, 0, i, 0, time.UTC), LintClass: translog.LintCode}
+		b, err := e.Encode()
+		if err != nil {
+			panic(err)
+		}
+		if _, err := f.log.Append(context.Background(), translog.KindRuleSet, b); err != nil {
+			panic(err)
+		}
+	}
+}
+
+func (f *fakeBackend) LogKey(ctx context.Context) (api.LogKey, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.failLog != nil {
+		return api.LogKey{}, f.failLog
+	}
+	return api.LogKey{Key: f.logKey, Origin: f.log.Origin(), Witnesses: []string{f.witnessKey}}, nil
+}
+
+// Checkpoint signs the current tree, cosigned by the witness.
+func (f *fakeBackend) Checkpoint(ctx context.Context) ([]byte, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.failLog != nil {
+		return nil, f.failLog
+	}
+	if n, err := f.log.Size(ctx); err != nil || n == 0 {
+		return nil, err
+	}
+	cp, err := f.log.Checkpoint(ctx)
+	if err != nil {
+		return nil, err
+	}
+	v, err := note.NewVerifier(f.logKey)
+	if err != nil {
+		return nil, err
+	}
+	n, err := note.Open(cp, note.VerifierList(v))
+	if err != nil {
+		return nil, err
+	}
+	return note.Sign(n, f.witness)
+}
+
+func (f *fakeBackend) LogEntries(ctx context.Context, start, count int64) ([]api.LogEntry, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.logEntriesCalls++
+	if f.failLog != nil {
+		return nil, f.failLog
+	}
+	if start < 0 || count < 0 || count > 1000 {
+		return nil, api.Errorf(http.StatusBadRequest, "start %d count %d", start, count)
+	}
+	size, err := f.log.Size(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := []api.LogEntry{}
+	for i := start; i < start+count && i < size; i++ {
+		b, err := f.log.Entry(ctx, i)
+		if err != nil {
+			return nil, err
+		}
+		kind, err := translog.Kind(b)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, api.LogEntry{Index: i, Kind: kind, Entry: string(b)})
+	}
+	return out, nil
 }
 
 func fakeResult(hunt, agent, host, p, rule string, t time.Time) api.Result {
@@ -223,6 +443,8 @@ func (f *fakeBackend) Hunts(ctx context.Context, by api.Operator) ([]api.Hunt, e
 	for _, h := range f.hunts {
 		c := h.hunt
 		c.Rules = ""
+		c.Entry = ""
+		c.Approvals = slices.Clone(c.Approvals)
 		c.Progress = h.progress()
 		out = append(out, c)
 	}
@@ -240,6 +462,7 @@ func (f *fakeBackend) Hunt(ctx context.Context, by api.Operator, id string) (api
 		return api.Hunt{}, err
 	}
 	c := h.hunt
+	c.Approvals = slices.Clone(c.Approvals)
 	c.Progress = h.progress()
 	return c, nil
 }
@@ -276,11 +499,29 @@ func (f *fakeBackend) CreateHunt(ctx context.Context, by api.Operator, r api.Hun
 			return api.Hunt{}, api.Errorf(http.StatusBadRequest, "expires_in: %v", err)
 		}
 	}
+	class := ""
+	if rep, err := lint.ClassifySource("rules", []byte(r.Rules)); err == nil {
+		class = string(rep.Class)
+	}
+	required := f.approvals
+	if required > 0 && class == translog.LintDocument {
+		required++
+	}
+	state := store.HuntRunning
+	if required > 0 {
+		state = store.HuntPending
+	}
 	id := fmt.Sprintf("h-%d", f.nextID)
 	f.nextID++
-	h := &fakeHunt{hunt: api.Hunt{ID: id, Name: r.Name, State: store.HuntRunning, Target: sel.String(),
+	now := time.Now().UTC()
+	h := &fakeHunt{hunt: api.Hunt{ID: id, Name: r.Name, State: state, Target: sel.String(),
 		Paths: r.Paths, Exclude: r.Exclude, Limits: r.Limits, Why: r.Why, CreatedBy: by.Name,
-		Created: time.Now().UTC(), Expires: time.Now().UTC().Add(exp), RulesSHA256: strings.Repeat("cd", 32), Rules: r.Rules}}
+		Created: now, Expires: now.Add(exp), RulesSHA256: sha256Hex(r.Rules), Rules: r.Rules,
+		LintClass: class, ApprovalsRequired: required}}
+	// As the server: logged first, then stored.
+	if err := f.logHunt(&h.hunt); err != nil {
+		return api.Hunt{}, api.Errorf(http.StatusBadRequest, "log entry: %v", err)
+	}
 	for _, a := range f.agents {
 		if sel.Matches(a.Labels) {
 			h.assignments = append(h.assignments, api.Assignment{AgentID: a.ID, Hostname: a.Hostname})
@@ -316,6 +557,11 @@ func (f *fakeBackend) simulate(h *fakeHunt) {
 		case <-tick.C:
 		}
 		f.mu.Lock()
+		if h.hunt.State == store.HuntPending {
+			f.mu.Unlock()
+			i--
+			continue
+		}
 		n := len(h.assignments)
 		if i/2 >= n || h.hunt.State != store.HuntRunning {
 			f.mu.Unlock()
@@ -345,7 +591,7 @@ func (f *fakeBackend) CancelHunt(ctx context.Context, by api.Operator, id string
 	if err != nil {
 		return api.Hunt{}, err
 	}
-	if h.hunt.State != store.HuntRunning {
+	if h.hunt.State != store.HuntRunning && h.hunt.State != store.HuntPending {
 		return api.Hunt{}, api.Errorf(http.StatusConflict, "hunt %s is %s", id, h.hunt.State)
 	}
 	h.hunt.State = store.HuntCanceled

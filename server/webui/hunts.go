@@ -224,8 +224,20 @@ type liveData struct {
 	URL         string // of this fragment, with the same query
 	NextURL     string // "" on the last page
 	FirstURL    string // "" on the first page
-	Refresh     bool   // the hunt runs and not every agent is done
+	Refresh     bool   // the hunt waits for approval, or runs and not every agent is done
 	AllDone     bool   // every assigned agent is in a terminal state
+	Pending     bool   // the hunt waits for approvals
+	Missing     int    // approvals still needed
+	Approve     string // the command an approver runs on their own machine
+}
+
+// ApproverKeyPath is the approval key's path shown in the approve command.
+const ApproverKeyPath = "~/.config/vigil/approver.key"
+
+// approveCommand is what an approver runs to approve hunt id: the UI cannot
+// sign, since approval keys never reach the server.
+func approveCommand(id string) string {
+	return "vigil hunt approve " + shellQuote(id) + " --key " + ApproverKeyPath
 }
 
 // huntData is the hunt page's data.
@@ -261,7 +273,11 @@ func (u *ui) live(q *request, id string, rq resultQuery) (liveData, error) {
 		d.FirstURL = base + rq.query(0)
 	}
 	d.AllDone = d.Progress.Agents > 0 && d.Progress.Done >= d.Progress.Agents
-	d.Refresh = h.State == store.HuntRunning && d.Progress.Done < d.Progress.Agents
+	d.Pending = h.State == store.HuntPending
+	d.Missing = max(h.ApprovalsRequired-len(h.Approvals), 0)
+	d.Approve = approveCommand(h.ID)
+	// A pending hunt refreshes too: it starts once approved.
+	d.Refresh = d.Pending || h.State == store.HuntRunning && d.Progress.Done < d.Progress.Agents
 	return d, nil
 }
 

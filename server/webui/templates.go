@@ -9,13 +9,15 @@ import (
 	"strings"
 	"time"
 
+	"vigil/server/store"
+	"vigil/translog"
 	"vigil/wire"
 )
 
 // pageFiles are the page templates; each is parsed together with layout.html.
 var pageFiles = []string{
 	"login.html", "error.html", "agents.html", "tokens.html",
-	"hunts.html", "hunt_new.html", "hunt.html", "logout.html",
+	"hunts.html", "hunt_new.html", "hunt.html", "logout.html", "log.html",
 }
 
 // parsePages parses every page with the layout. The templates are embedded,
@@ -40,6 +42,10 @@ var templateFuncs = template.FuncMap{
 	"states":     sortedStates,
 	"stateClass": stateClass,
 	"past":       func(t time.Time) bool { return !t.IsZero() && t.Before(time.Now()) },
+	"logURL":     logEntryURL,
+	"lintLabel":  lintLabel,
+	"lintClass":  lintClass,
+	"plural":     plural,
 }
 
 // formatTime shows t in UTC, or "never" for the zero time.
@@ -131,10 +137,42 @@ func stateClass(s string) string {
 		return "state-running"
 	case wire.StateFailed, wire.StateRefused:
 		return "state-bad"
+	case store.HuntPending:
+		return "state-pending"
 	case wire.StateCanceled, "expired":
 		return "state-over"
 	case "":
 		return "state-none"
 	}
 	return "state-other"
+}
+
+// lintLabel names a lint class for people.
+func lintLabel(class string) string {
+	switch class {
+	case translog.LintDocument:
+		return "keyword/document search"
+	case translog.LintCode:
+		return "code search"
+	case "":
+		return "not classified"
+	}
+	return class
+}
+
+// lintClass is a CSS class for a lint class: document searches get a
+// warning badge.
+func lintClass(class string) string {
+	if class == translog.LintDocument {
+		return "lint-document"
+	}
+	return "lint-other"
+}
+
+// plural returns word, with an "s" unless n is 1.
+func plural(n int, word string) string {
+	if n == 1 {
+		return word
+	}
+	return word + "s"
 }

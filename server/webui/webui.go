@@ -2,7 +2,9 @@
 // plus one small plain-JavaScript file, everything embedded in the binary
 // (no npm build, no CDN: it works offline).
 //
-// Operators log in by pasting their API token; the UI keeps it in an
+// The transparency log page (/log) is public, like the log itself: anyone
+// may see what was ever searched, by whom and why. Every other page needs a
+// login. Operators log in by pasting their API token; the UI keeps it in an
 // in-memory session and sets only a random session ID as an HttpOnly,
 // SameSite=Strict cookie. Every page re-authenticates the token through
 // Backend.Authenticate, so a disabled operator is logged out at once.
@@ -131,13 +133,16 @@ func (u *ui) routes() {
 	u.mux.Handle("GET /hunts/{id}/live", u.fragment(u.huntLive))
 	u.mux.Handle("GET /hunts/{id}/export", u.download(u.export))
 	u.mux.Handle("POST /hunts/{id}/cancel", u.form(u.cancelHunt))
+	// The transparency log is public: anyone may audit what was searched.
+	u.mux.Handle("GET /log", u.public(u.logPage))
 
 	u.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		u.errorPage(w, r, nil, http.StatusNotFound, "No such page.")
 	})
 }
 
-// request is what an authenticated handler gets.
+// request is what a handler gets. On a public page sess is nil (and op
+// empty) unless the visitor is logged in.
 type request struct {
 	op   api.Operator
 	sess *session
@@ -197,6 +202,33 @@ func (u *ui) wrap(h handler, fragment, stream bool) http.Handler {
 	})
 }
 
+// public wraps a GET handler of a page anyone may see. A logged-in visitor
+// gets the usual navigation; a stale session is dropped, never an error.
+func (u *ui) public(h handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := &request{ctx: r.Context()}
+		if sess := u.sessions.fromRequest(r); sess != nil {
+			ctx, cancel := context.WithTimeout(r.Context(), backendTimeout)
+			op, err := u.b.Authenticate(ctx, sess.token)
+			cancel()
+			switch {
+			case err == nil:
+				q.op, q.sess = op, sess
+			case api.Code(err) == http.StatusUnauthorized:
+				u.sessions.delete(sess.id)
+				clearCookie(w, sessionCookie, u.o.Secure)
+			default:
+				u.o.Logf("webui: %s %s: authenticating a session on a public page: %v", r.Method, r.URL.Path, err)
+			}
+		}
+		var cancel context.CancelFunc
+		q.ctx, cancel = context.WithTimeout(q.ctx, backendTimeout)
+		defer cancel()
+		w.Header().Set("Cache-Control", "no-store")
+		h(w, r, q)
+	})
+}
+
 // page wraps a GET handler that needs a logged-in operator.
 func (u *ui) page(h handler) http.Handler { return u.wrap(h, false, false) }
 
@@ -242,7 +274,7 @@ func (u *ui) parseForm(w http.ResponseWriter, r *http.Request, q *request) bool 
 // pageData is what every template gets.
 type pageData struct {
 	Title string
-	Nav   string // "hunts", "agents", "tokens" or ""
+	Nav   string // "hunts", "agents", "tokens", "log" or ""
 	Op    api.Operator
 	CSRF  string
 	Data  any
@@ -251,7 +283,7 @@ type pageData struct {
 // render executes a page template into a buffer, then writes it.
 func (u *ui) render(w http.ResponseWriter, r *http.Request, q *request, status int, page, title, nav string, data any) {
 	pd := pageData{Title: title, Nav: nav, Data: data}
-	if q != nil {
+	if q != nil && q.sess != nil {
 		pd.Op = q.op
 		pd.CSRF = q.sess.csrf
 	}
@@ -298,7 +330,7 @@ func (u *ui) fail(w http.ResponseWriter, r *http.Request, q *request, err error)
 	code := api.Code(err)
 	switch {
 	case code == http.StatusUnauthorized:
-		if q != nil {
+		if q != nil && q.sess != nil {
 			u.sessions.delete(q.sess.id)
 		}
 		clearCookie(w, sessionCookie, u.o.Secure)

@@ -37,9 +37,10 @@ func (db *DB) CreateHunt(ctx context.Context, h store.Hunt, agents []string) err
 	}
 	defer tx.Rollback(ctx)
 	_, err = tx.Exec(ctx, `INSERT INTO hunts (id, name, rules, rules_sha256, paths, exclude, limits,
-		target, why, created_by, created, expires, state) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+		target, why, created_by, created, expires, state, log_index, lint_class, approvals_required)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
 		cl(h.ID, h.Name, h.Rules, h.RulesSHA256, paths, exclude, limits, h.Target, h.Why, h.CreatedBy,
-			ts(h.Created), ts(h.Expires), h.State)...)
+			ts(h.Created), ts(h.Expires), h.State, h.LogIndex, h.LintClass, h.ApprovalsRequired)...)
 	if isConflict(err) {
 		return conflict("hunt", h.ID, err)
 	}
@@ -60,14 +61,15 @@ func (db *DB) CreateHunt(ctx context.Context, h store.Hunt, agents []string) err
 }
 
 const huntCols = `h.id, h.name, h.rules, h.rules_sha256, h.paths, h.exclude, h.limits, h.target, h.why,
-	h.created_by, h.created, h.expires, h.state`
+	h.created_by, h.created, h.expires, h.state, h.log_index, h.lint_class, h.approvals_required`
 
 func scanHunt(row pgx.Row) (store.Hunt, error) {
 	var h store.Hunt
 	var paths, exclude, limits string
 	var created, expires pgtype.Timestamptz
 	if err := row.Scan(&h.ID, &h.Name, &h.Rules, &h.RulesSHA256, &paths, &exclude, &limits, &h.Target,
-		&h.Why, &h.CreatedBy, &created, &expires, &h.State); err != nil {
+		&h.Why, &h.CreatedBy, &created, &expires, &h.State, &h.LogIndex, &h.LintClass,
+		&h.ApprovalsRequired); err != nil {
 		return h, err
 	}
 	if err := errors.Join(store.DecodeJSON(paths, &h.Paths), store.DecodeJSON(exclude, &h.Exclude),
@@ -114,6 +116,51 @@ func (db *DB) SetHuntState(ctx context.Context, id, state string) error {
 		return fmt.Errorf("set hunt %q state: %w", id, err)
 	}
 	return mustAffect(tag, "hunt", id)
+}
+
+// AddApproval stores an approval; a second approval of the hunt by the
+// same approver is a conflict, of an unknown hunt not found.
+func (db *DB) AddApproval(ctx context.Context, a store.Approval) error {
+	entry := a.Entry
+	if entry == nil {
+		entry = []byte{}
+	}
+	tag, err := db.pool.Exec(ctx, `INSERT INTO approvals (hunt_id, approver, key, log_index, entry, time)
+		SELECT $1, $2, $3, $4, $5, $6 WHERE EXISTS (SELECT 1 FROM hunts WHERE id = $1)`,
+		cl(a.HuntID, a.Approver, a.Key, a.LogIndex, entry, ts(a.Time))...)
+	if isConflict(err) {
+		return conflict("approval of hunt "+a.HuntID+" by", a.Approver, err)
+	}
+	if err != nil {
+		return fmt.Errorf("add approval of %q: %w", a.HuntID, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("add approval: %w", notFound("hunt", a.HuntID))
+	}
+	return nil
+}
+
+// Approvals returns a hunt's approvals in LogIndex order (none for an
+// unknown hunt).
+func (db *DB) Approvals(ctx context.Context, huntID string) ([]store.Approval, error) {
+	rows, err := db.pool.Query(ctx, `SELECT hunt_id, approver, key, log_index, entry, time
+		FROM approvals WHERE hunt_id = $1 ORDER BY log_index, approver`, cl(huntID)...)
+	if err != nil {
+		return nil, fmt.Errorf("approvals of %q: %w", huntID, err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.Approval, error) {
+		var a store.Approval
+		var t pgtype.Timestamptz
+		if err := r.Scan(&a.HuntID, &a.Approver, &a.Key, &a.LogIndex, &a.Entry, &t); err != nil {
+			return a, err
+		}
+		a.Time = fromTS(t)
+		return a, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("approvals of %q: %w", huntID, err)
+	}
+	return out, nil
 }
 
 // PendingHunts returns the running, unexpired hunts assigned to the agent

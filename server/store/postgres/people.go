@@ -16,8 +16,9 @@ import (
 
 // CreateOperator stores a new operator; the same ID or Name is a conflict.
 func (db *DB) CreateOperator(ctx context.Context, o store.Operator) error {
-	_, err := db.pool.Exec(ctx, `INSERT INTO operators (id, name, role, token_hash, created, disabled)
-		VALUES ($1, $2, $3, $4, $5, $6)`, cl(o.ID, o.Name, o.Role, o.TokenHash, ts(o.Created), o.Disabled)...)
+	_, err := db.pool.Exec(ctx, `INSERT INTO operators (id, name, role, token_hash, created, disabled, approval_key)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`, cl(o.ID, o.Name, o.Role, o.TokenHash, ts(o.Created), o.Disabled,
+		o.ApprovalKey)...)
 	if isConflict(err) {
 		return conflict("operator", o.Name, err)
 	}
@@ -27,12 +28,12 @@ func (db *DB) CreateOperator(ctx context.Context, o store.Operator) error {
 	return nil
 }
 
-const operatorCols = `id, name, role, token_hash, created, disabled`
+const operatorCols = `id, name, role, token_hash, created, disabled, approval_key`
 
 func scanOperator(row pgx.Row) (store.Operator, error) {
 	var o store.Operator
 	var created pgtype.Timestamptz
-	if err := row.Scan(&o.ID, &o.Name, &o.Role, &o.TokenHash, &created, &o.Disabled); err != nil {
+	if err := row.Scan(&o.ID, &o.Name, &o.Role, &o.TokenHash, &created, &o.Disabled, &o.ApprovalKey); err != nil {
 		return o, err
 	}
 	o.Created = fromTS(created)
@@ -66,6 +67,15 @@ func (db *DB) ListOperators(ctx context.Context) ([]store.Operator, error) {
 		return nil, fmt.Errorf("list operators: %w", err)
 	}
 	return out, nil
+}
+
+// SetOperatorKey sets (or with "" clears) an operator's approval key.
+func (db *DB) SetOperatorKey(ctx context.Context, id, key string) error {
+	tag, err := db.pool.Exec(ctx, `UPDATE operators SET approval_key = $1 WHERE id = $2`, cl(key, id)...)
+	if err != nil {
+		return fmt.Errorf("set operator %q key: %w", id, err)
+	}
+	return mustAffect(tag, "operator", id)
 }
 
 // SetOperatorDisabled disables or re-enables an operator.

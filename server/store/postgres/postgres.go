@@ -236,6 +236,23 @@ CREATE TABLE results (
 );
 CREATE INDEX results_hunt ON results (hunt_id, id);
 `,
+	// 2: accountability (issue 7): approval keys, hunts' log entries, approvals.
+	`
+ALTER TABLE operators ADD COLUMN approval_key text NOT NULL DEFAULT '';
+ALTER TABLE hunts ADD COLUMN log_index bigint NOT NULL DEFAULT -1;
+ALTER TABLE hunts ADD COLUMN lint_class text NOT NULL DEFAULT '';
+ALTER TABLE hunts ADD COLUMN approvals_required integer NOT NULL DEFAULT 0;
+
+CREATE TABLE approvals (
+	hunt_id   text COLLATE "C" NOT NULL REFERENCES hunts (id) ON DELETE CASCADE,
+	approver  text COLLATE "C" NOT NULL,
+	key       text NOT NULL,
+	log_index bigint NOT NULL,
+	entry     bytea NOT NULL,
+	time      timestamptz,
+	PRIMARY KEY (hunt_id, approver)
+);
+`,
 }
 
 // isConflict reports whether err is a unique violation.

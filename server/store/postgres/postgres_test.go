@@ -114,28 +114,31 @@ func versions(t *testing.T, db *DB) []int {
 
 func TestMigrations(t *testing.T) {
 	dsn := tempSchema(t)
-	db, err := open(t.Context(), dsn, migrations)
+	// The first schema alone, with data in it, as an old server left it.
+	db, err := open(t.Context(), dsn, migrations[:1])
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := versions(t, db), []int{1}; len(migrations) != 1 || !slices.Equal(got, want) {
-		t.Errorf("versions after first open = %v (of %d migrations), want %v", got, len(migrations), want)
+	if got, want := versions(t, db), []int{1}; !slices.Equal(got, want) {
+		t.Errorf("versions after first open = %v, want %v", got, want)
 	}
-	o := store.Operator{ID: "op-1", Name: "alice", Role: store.RoleAdmin, TokenHash: "h", Created: time.Now()}
-	if err := db.CreateOperator(t.Context(), o); err != nil {
-		t.Fatal(err)
-	}
+	execV1(t, db, `INSERT INTO operators (id, name, role, token_hash) VALUES ('op-1', 'alice', 'admin', 'h')`)
+	execV1(t, db, `INSERT INTO hunts (id, rules, state) VALUES ('hunt-1', 'rule a { condition: true }', 'running')`)
 	db.Close()
+	all := make([]int, len(migrations)+1)
+	for i := range all {
+		all[i] = i + 1
+	}
 
 	// A new migration: applied once, on the next open, after the old ones.
-	// (Re-running migration 1 or 2 would fail: their CREATE TABLEs have no IF NOT EXISTS.)
+	// (Re-running an old one would fail: their CREATE TABLEs have no IF NOT EXISTS.)
 	more := append(slices.Clip(migrations), `CREATE TABLE extra (x integer NOT NULL); INSERT INTO extra (x) VALUES (42);`)
 	for range 2 {
 		db, err = open(t.Context(), dsn, more)
 		if err != nil {
 			t.Fatalf("reopen with a new migration: %v", err)
 		}
-		if got, want := versions(t, db), []int{1, 2}; !slices.Equal(got, want) {
+		if got, want := versions(t, db), all; !slices.Equal(got, want) {
 			t.Errorf("versions = %v, want %v", got, want)
 		}
 		var n, x int
@@ -143,10 +146,14 @@ func TestMigrations(t *testing.T) {
 			t.Fatalf("new migration's table: %v", err)
 		}
 		if n != 1 || x != 42 {
-			t.Errorf("extra has %d rows (max %d), want the one row of migration 2", n, x)
+			t.Errorf("extra has %d rows (max %d), want the one row of the new migration", n, x)
 		}
-		if _, err := db.OperatorByTokenHash(t.Context(), "h"); err != nil {
-			t.Errorf("data from before the migration: %v", err)
+		if o, err := db.OperatorByTokenHash(t.Context(), "h"); err != nil || o.Name != "alice" || o.ApprovalKey != "" {
+			t.Errorf("operator from before the migrations: %+v, %v", o, err)
+		}
+		// Hunts from before the log are not in it: index -1.
+		if h, err := db.GetHunt(t.Context(), "hunt-1"); err != nil || h.LogIndex != -1 || h.ApprovalsRequired != 0 || h.State != store.HuntRunning {
+			t.Errorf("hunt from before the migrations: %+v, %v", h, err)
 		}
 		db.Close()
 	}
@@ -160,7 +167,7 @@ func TestMigrations(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := versions(t, db), []int{1, 2}; !slices.Equal(got, want) {
+	if got, want := versions(t, db), all; !slices.Equal(got, want) {
 		t.Errorf("versions after a failed migration = %v, want %v", got, want)
 	}
 	var n int
@@ -233,4 +240,12 @@ func TestOpenErrors(t *testing.T) {
 
 func BenchmarkAddBatches(b *testing.B) {
 	storetest.BenchmarkAddBatches(b, func(b *testing.B) store.Store { return openTemp(b) })
+}
+
+// execV1 runs a statement on the pool.
+func execV1(t *testing.T, db *DB, q string) {
+	t.Helper()
+	if _, err := db.pool.Exec(t.Context(), q); err != nil {
+		t.Fatal(err)
+	}
 }

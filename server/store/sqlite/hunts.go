@@ -33,9 +33,10 @@ func (db *DB) CreateHunt(ctx context.Context, h store.Hunt, agents []string) err
 	}
 	defer tx.Rollback()
 	_, err = tx.ExecContext(ctx, `INSERT INTO hunts (id, name, rules, rules_sha256, paths, exclude, limits,
-		target, why, created_by, created, expires, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		target, why, created_by, created, expires, state, log_index, lint_class, approvals_required)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		h.ID, h.Name, h.Rules, h.RulesSHA256, paths, exclude, limits, h.Target, h.Why, h.CreatedBy,
-		toDB(h.Created), toDB(h.Expires), h.State)
+		toDB(h.Created), toDB(h.Expires), h.State, h.LogIndex, h.LintClass, h.ApprovalsRequired)
 	if isConflict(err) {
 		return conflict("hunt", h.ID, err)
 	}
@@ -60,14 +61,15 @@ func (db *DB) CreateHunt(ctx context.Context, h store.Hunt, agents []string) err
 }
 
 const huntCols = `h.id, h.name, h.rules, h.rules_sha256, h.paths, h.exclude, h.limits, h.target, h.why,
-	h.created_by, h.created, h.expires, h.state`
+	h.created_by, h.created, h.expires, h.state, h.log_index, h.lint_class, h.approvals_required`
 
 func scanHunt(sc interface{ Scan(...any) error }) (store.Hunt, error) {
 	var h store.Hunt
 	var paths, exclude, limits string
 	var created, expires sql.NullInt64
 	if err := sc.Scan(&h.ID, &h.Name, &h.Rules, &h.RulesSHA256, &paths, &exclude, &limits, &h.Target,
-		&h.Why, &h.CreatedBy, &created, &expires, &h.State); err != nil {
+		&h.Why, &h.CreatedBy, &created, &expires, &h.State, &h.LogIndex, &h.LintClass,
+		&h.ApprovalsRequired); err != nil {
 		return h, err
 	}
 	if err := errors.Join(store.DecodeJSON(paths, &h.Paths), store.DecodeJSON(exclude, &h.Exclude),
@@ -123,6 +125,60 @@ func (db *DB) SetHuntState(ctx context.Context, id, state string) error {
 		return fmt.Errorf("set hunt %q state: %w", id, err)
 	}
 	return mustAffect(res, "hunt", id)
+}
+
+// AddApproval stores an approval; a second approval of the hunt by the
+// same approver is a conflict, of an unknown hunt not found.
+func (db *DB) AddApproval(ctx context.Context, a store.Approval) error {
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("add approval of %q: %w", a.HuntID, err)
+	}
+	defer tx.Rollback()
+	if err := huntExists(ctx, tx, a.HuntID); err != nil {
+		return fmt.Errorf("add approval: %w", err)
+	}
+	entry := a.Entry
+	if entry == nil {
+		entry = []byte{}
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO approvals (hunt_id, approver, key, log_index, entry, time)
+		VALUES (?, ?, ?, ?, ?, ?)`, a.HuntID, a.Approver, a.Key, a.LogIndex, entry, toDB(a.Time))
+	if isConflict(err) {
+		return conflict("approval of hunt "+a.HuntID+" by", a.Approver, err)
+	}
+	if err != nil {
+		return fmt.Errorf("add approval of %q: %w", a.HuntID, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("add approval of %q: %w", a.HuntID, err)
+	}
+	return nil
+}
+
+// Approvals returns a hunt's approvals in LogIndex order (none for an
+// unknown hunt).
+func (db *DB) Approvals(ctx context.Context, huntID string) ([]store.Approval, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT hunt_id, approver, key, log_index, entry, time
+		FROM approvals WHERE hunt_id = ? ORDER BY log_index, approver`, huntID)
+	if err != nil {
+		return nil, fmt.Errorf("approvals of %q: %w", huntID, err)
+	}
+	defer rows.Close()
+	var out []store.Approval
+	for rows.Next() {
+		var a store.Approval
+		var t sql.NullInt64
+		if err := rows.Scan(&a.HuntID, &a.Approver, &a.Key, &a.LogIndex, &a.Entry, &t); err != nil {
+			return nil, fmt.Errorf("approvals of %q: %w", huntID, err)
+		}
+		a.Time = fromDB(t)
+		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("approvals of %q: %w", huntID, err)
+	}
+	return out, nil
 }
 
 // PendingHunts returns the running, unexpired hunts assigned to the agent

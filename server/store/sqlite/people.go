@@ -14,8 +14,9 @@ import (
 
 // CreateOperator stores a new operator; the same ID or Name is a conflict.
 func (db *DB) CreateOperator(ctx context.Context, o store.Operator) error {
-	_, err := db.w.ExecContext(ctx, `INSERT INTO operators (id, name, role, token_hash, created, disabled)
-		VALUES (?, ?, ?, ?, ?, ?)`, o.ID, o.Name, o.Role, o.TokenHash, toDB(o.Created), boolInt(o.Disabled))
+	_, err := db.w.ExecContext(ctx, `INSERT INTO operators (id, name, role, token_hash, created, disabled, approval_key)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, o.ID, o.Name, o.Role, o.TokenHash, toDB(o.Created), boolInt(o.Disabled),
+		o.ApprovalKey)
 	if isConflict(err) {
 		return conflict("operator", o.Name, err)
 	}
@@ -25,13 +26,13 @@ func (db *DB) CreateOperator(ctx context.Context, o store.Operator) error {
 	return nil
 }
 
-const operatorCols = `id, name, role, token_hash, created, disabled`
+const operatorCols = `id, name, role, token_hash, created, disabled, approval_key`
 
 func scanOperator(sc interface{ Scan(...any) error }) (store.Operator, error) {
 	var o store.Operator
 	var created sql.NullInt64
 	var disabled int
-	if err := sc.Scan(&o.ID, &o.Name, &o.Role, &o.TokenHash, &created, &disabled); err != nil {
+	if err := sc.Scan(&o.ID, &o.Name, &o.Role, &o.TokenHash, &created, &disabled, &o.ApprovalKey); err != nil {
 		return o, err
 	}
 	o.Created = fromDB(created)
@@ -80,6 +81,15 @@ func (db *DB) SetOperatorDisabled(ctx context.Context, id string, disabled bool)
 	res, err := db.w.ExecContext(ctx, `UPDATE operators SET disabled = ? WHERE id = ?`, boolInt(disabled), id)
 	if err != nil {
 		return fmt.Errorf("set operator %q disabled: %w", id, err)
+	}
+	return mustAffect(res, "operator", id)
+}
+
+// SetOperatorKey sets (or with "" clears) an operator's approval key.
+func (db *DB) SetOperatorKey(ctx context.Context, id, key string) error {
+	res, err := db.w.ExecContext(ctx, `UPDATE operators SET approval_key = ? WHERE id = ?`, key, id)
+	if err != nil {
+		return fmt.Errorf("set operator %q key: %w", id, err)
 	}
 	return mustAffect(res, "operator", id)
 }

@@ -232,6 +232,23 @@ CREATE TABLE results (
 );
 CREATE INDEX results_hunt ON results (hunt_id, id);
 `,
+	// 2: accountability (issue 7): approval keys, hunts' log entries, approvals.
+	`
+ALTER TABLE operators ADD COLUMN approval_key TEXT NOT NULL DEFAULT '';
+ALTER TABLE hunts ADD COLUMN log_index INTEGER NOT NULL DEFAULT -1;
+ALTER TABLE hunts ADD COLUMN lint_class TEXT NOT NULL DEFAULT '';
+ALTER TABLE hunts ADD COLUMN approvals_required INTEGER NOT NULL DEFAULT 0;
+
+CREATE TABLE approvals (
+	hunt_id   TEXT NOT NULL REFERENCES hunts (id) ON DELETE CASCADE,
+	approver  TEXT NOT NULL,
+	key       TEXT NOT NULL,
+	log_index INTEGER NOT NULL,
+	entry     BLOB NOT NULL,
+	time      INTEGER,
+	PRIMARY KEY (hunt_id, approver)
+);
+`,
 }
 
 // isConflict reports whether err is a UNIQUE or PRIMARY KEY violation.

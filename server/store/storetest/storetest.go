@@ -37,6 +37,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"EnrollConcurrent", testEnrollConcurrent},
 		{"Agents", testAgents},
 		{"Hunts", testHunts},
+		{"OperatorKey", testOperatorKey},
+		{"Approvals", testApprovals},
 		{"ListHunts", testListHunts},
 		{"PendingHunts", testPendingHunts},
 		{"ApplyStatuses", testApplyStatuses},
@@ -424,6 +426,105 @@ func testAgents(t *testing.T, s store.Store) {
 
 // --- hunts ---
 
+func testOperatorKey(t *testing.T, s store.Store) {
+	alice := operator("op-1", "alice", store.RoleApprover)
+	alice.ApprovalKey = "alice+01234567+AQID"
+	bob := operator("op-2", "bob", store.RoleApprover)
+	must(t, "CreateOperator alice", s.CreateOperator(ctx(t), alice))
+	must(t, "CreateOperator bob", s.CreateOperator(ctx(t), bob))
+	got, err := s.OperatorByTokenHash(ctx(t), alice.TokenHash)
+	must(t, "OperatorByTokenHash", err)
+	checkOperator(t, got, alice) // a key given at creation round-trips
+
+	const key = "bob+89abcdef+BAUG"
+	must(t, "SetOperatorKey", s.SetOperatorKey(ctx(t), bob.ID, key))
+	got, err = s.OperatorByTokenHash(ctx(t), bob.TokenHash)
+	must(t, "OperatorByTokenHash", err)
+	if got.ApprovalKey != key {
+		t.Errorf("ApprovalKey after SetOperatorKey = %q, want %q", got.ApprovalKey, key)
+	}
+	list, err := s.ListOperators(ctx(t))
+	must(t, "ListOperators", err)
+	keys := map[string]string{}
+	for _, o := range list {
+		keys[o.Name] = o.ApprovalKey
+	}
+	if keys["alice"] != alice.ApprovalKey || keys["bob"] != key {
+		t.Errorf("ListOperators keys = %v, want alice %q and bob %q", keys, alice.ApprovalKey, key)
+	}
+	must(t, "SetOperatorKey clear", s.SetOperatorKey(ctx(t), bob.ID, ""))
+	got, err = s.OperatorByTokenHash(ctx(t), bob.TokenHash)
+	must(t, "OperatorByTokenHash", err)
+	if got.ApprovalKey != "" {
+		t.Errorf("ApprovalKey after clearing = %q", got.ApprovalKey)
+	}
+	got, err = s.OperatorByTokenHash(ctx(t), alice.TokenHash)
+	must(t, "OperatorByTokenHash", err)
+	if got.ApprovalKey != alice.ApprovalKey {
+		t.Errorf("SetOperatorKey of bob changed alice's key to %q", got.ApprovalKey)
+	}
+	wantErr(t, "SetOperatorKey unknown", s.SetOperatorKey(ctx(t), "op-9", key), store.ErrNotFound)
+}
+
+func testApprovals(t *testing.T, s store.Store) {
+	addAgents(t, s, "agent-1")
+	h := hunt("hunt-1", base)
+	h.State = store.HuntPending
+	must(t, "CreateHunt", s.CreateHunt(ctx(t), h, []string{"agent-1"}))
+	must(t, "CreateHunt", s.CreateHunt(ctx(t), hunt("hunt-2", base), nil))
+
+	list, err := s.Approvals(ctx(t), "hunt-1")
+	must(t, "Approvals none", err)
+	if len(list) != 0 {
+		t.Errorf("Approvals of an unapproved hunt = %+v", list)
+	}
+	pending, err := s.PendingHunts(ctx(t), "agent-1", base.Add(time.Minute))
+	must(t, "PendingHunts", err)
+	if len(pending) != 0 {
+		t.Errorf("PendingHunts returned a hunt waiting for approval: %v", huntIDs(pending))
+	}
+
+	// Added out of log order: listed in log order.
+	carol := store.Approval{HuntID: "hunt-1", Approver: "carol", Key: "carol+00000001+AQ==", LogIndex: 12,
+		Entry: []byte("entry of carol\n\x00\xff"), Time: base.Add(2 * time.Minute)}
+	bob := store.Approval{HuntID: "hunt-1", Approver: "bob", Key: "bob+00000002+Ag==", LogIndex: 9,
+		Entry: []byte("entry of bob\n"), Time: base.Add(time.Minute)}
+	must(t, "AddApproval carol", s.AddApproval(ctx(t), carol))
+	must(t, "AddApproval bob", s.AddApproval(ctx(t), bob))
+	other := bob
+	other.HuntID, other.LogIndex = "hunt-2", 10
+	must(t, "AddApproval of another hunt", s.AddApproval(ctx(t), other))
+
+	again := carol
+	again.LogIndex = 13
+	wantErr(t, "AddApproval by the same approver", s.AddApproval(ctx(t), again), store.ErrConflict)
+	unknown := carol
+	unknown.HuntID = "hunt-9"
+	err = s.AddApproval(ctx(t), unknown)
+	if err == nil || errors.Is(err, store.ErrConflict) {
+		t.Errorf("AddApproval of an unknown hunt: error %v, want one that is not nil or a conflict", err)
+	}
+
+	list, err = s.Approvals(ctx(t), "hunt-1")
+	must(t, "Approvals", err)
+	if len(list) != 2 {
+		t.Fatalf("Approvals = %+v, want bob's and carol's", list)
+	}
+	for i, want := range []store.Approval{bob, carol} {
+		got := list[i]
+		checkTime(t, "approval Time", got.Time, want.Time)
+		got.Time, want.Time = time.Time{}, time.Time{}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("Approvals[%d] = %+v, want %+v", i, got, want)
+		}
+	}
+	list, err = s.Approvals(ctx(t), "hunt-2")
+	must(t, "Approvals of hunt-2", err)
+	if len(list) != 1 || list[0].LogIndex != 10 {
+		t.Errorf("Approvals of hunt-2 = %+v, want the one at index 10", list)
+	}
+}
+
 func hunt(id string, created time.Time) store.Hunt {
 	return store.Hunt{
 		Hunt: wire.Hunt{
@@ -443,7 +544,10 @@ func hunt(id string, created time.Time) store.Hunt {
 			Created:   created,
 			Expires:   created.Add(24 * time.Hour),
 		},
-		State: store.HuntRunning,
+		State:             store.HuntRunning,
+		LogIndex:          7,
+		LintClass:         "document",
+		ApprovalsRequired: 2,
 	}
 }
 
