@@ -172,3 +172,14 @@ func TestLintReportCorpus(t *testing.T) {
 		t.Errorf("only %d rules from %d files", len(rep.Rules), len(files))
 	}
 }
+
+// TestBuiltinRulesAreCode: the example rules of `vigil scan --builtin-rules`
+// and of `vigil server --dev` must be a code search, so that the demo hunt
+// needs one approval, not a document search's two.
+func TestBuiltinRulesAreCode(t *testing.T) {
+	var out bytes.Buffer
+	class, err := lintReport(&out, []string{"rules/examples.yar"}, false)
+	if err != nil || class != "code" {
+		t.Fatalf("builtin rules: class %q, %v\n%s", class, err, out.String())
+	}
+}

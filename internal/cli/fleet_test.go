@@ -67,13 +67,41 @@ func TestFleetFromTheCommandLine(t *testing.T) {
 		t.Skip("starts a server and agents")
 	}
 	dir := t.TempDir()
-	srv := background(t, "server", "--data", filepath.Join(dir, "server"), "--http", "127.0.0.1:0", "--nats-port", "-1")
+	// A witness key first: the server is told which witnesses to trust.
+	if code, _, errOut := vigil(t, nil, "key", "create", "--name", "w1", "--out", filepath.Join(dir, "w1.key")); code != 0 {
+		t.Fatalf("key create w1: %s", errOut)
+	}
+	wpub, err := os.ReadFile(filepath.Join(dir, "w1.key.pub"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := background(t, "server", "--data", filepath.Join(dir, "server"), "--http", "127.0.0.1:0", "--nats-port", "-1", "--witness", strings.TrimSpace(string(wpub)), "-v")
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("server:\n%s", srv.String())
+		}
+	})
 	url := waitForMatch(t, srv, regexp.MustCompile(`web UI and API at (\S+)`))[1]
 	token := waitForMatch(t, srv, regexp.MustCompile(`(?m)^\s+(vop_\S+)\s*$`))[1]
 	env := map[string]string{"VIGIL_SERVER": url, "VIGIL_TOKEN": token}
 
+	// An approver with a key of her own, registered before agents enroll
+	// (they pin the approvers' keys in their policy at enrollment).
+	code, out, errOut := vigil(t, env, "operator", "create", "carol", "--role", "approver", "--json")
+	var carol api.OperatorCreated
+	if code != 0 || json.Unmarshal([]byte(out), &carol) != nil || carol.Token == "" {
+		t.Fatalf("operator create: %d %s %s", code, out, errOut)
+	}
+	carolKey := filepath.Join(dir, "carol.key")
+	if code, _, errOut := vigil(t, nil, "key", "create", "--name", "carol", "--out", carolKey); code != 0 {
+		t.Fatalf("key create carol: %s", errOut)
+	}
+	if code, _, errOut := vigil(t, env, "key", "register", carolKey+".pub", "--token", carol.Token); code != 0 {
+		t.Fatalf("key register: %s", errOut)
+	}
+
 	// Step 2: tokens and agents.
-	code, out, errOut := vigil(t, env, "token", "create", "--labels", "os=linux,site=berlin")
+	code, out, errOut = vigil(t, env, "token", "create", "--labels", "os=linux,site=berlin")
 	if code != 0 {
 		t.Fatalf("token create: %d %s", code, errOut)
 	}
@@ -86,10 +114,15 @@ func TestFleetFromTheCommandLine(t *testing.T) {
 	if code != 0 || json.Unmarshal([]byte(out), &paris) != nil || paris.Secret == "" {
 		t.Fatalf("token create --json: %d %s", code, out)
 	}
-	a1 := background(t, "agent", "--server", url, "--token", secret[1], "--state", filepath.Join(dir, "a1"))
+	a1 := background(t, "agent", "--server", url, "--token", secret[1], "--state", filepath.Join(dir, "a1"), "-v")
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("agent a1:\n%s", a1.String())
+		}
+	})
 	a2 := background(t, "agent", "--server", url, "--token", paris.Secret, "--state", filepath.Join(dir, "a2"))
-	id1 := waitForMatch(t, a1, regexp.MustCompile(`enrolled as (\S+)`))[1]
-	waitForMatch(t, a2, regexp.MustCompile(`enrolled as (\S+)`))
+	id1 := waitForMatch(t, a1, regexp.MustCompile(`vigil agent: enrolled as (\S+)`))[1]
+	waitForMatch(t, a2, regexp.MustCompile(`vigil agent: enrolled as (\S+)`))
 	// Both online.
 	deadline := time.Now().Add(60 * time.Second)
 	for {
@@ -107,19 +140,38 @@ func TestFleetFromTheCommandLine(t *testing.T) {
 	// Step 3: a hunt for berlin over files we plant.
 	files := filepath.Join(dir, "files")
 	os.MkdirAll(filepath.Join(files, "sub"), 0o755)
-	os.WriteFile(filepath.Join(files, "a.txt"), []byte("xx VIGIL-CLI-MARKER xx"), 0o644)
-	os.WriteFile(filepath.Join(files, "sub", "b.bin"), []byte("\x00\x01VIGIL-CLI-MARKER"), 0o644)
+	// A binary marker: a rule of plain words would be a document search
+	// (vigil check --lint) and need two approvals.
+	marker := "\x7fVGL\x00\x13\x37\xfe"
+	os.WriteFile(filepath.Join(files, "a.txt"), []byte("SECRET-CONTENT "+marker+" xx"), 0o644)
+	os.WriteFile(filepath.Join(files, "sub", "b.bin"), []byte("\x00\x01SECRET-CONTENT"+marker), 0o644)
 	os.WriteFile(filepath.Join(files, "c.txt"), []byte("nothing here"), 0o644)
 	rules := filepath.Join(dir, "r.yar")
-	os.WriteFile(rules, []byte(`rule marker : demo { strings: $m = "VIGIL-CLI-MARKER" condition: $m }`), 0o644)
+	os.WriteFile(rules, []byte(`rule marker : demo { strings: $m = { 7F 56 47 4C 00 13 37 FE } condition: $m }`), 0o644)
 
 	code, _, errOut = vigil(t, env, "hunt", "create", "--rules", rules, "--path", files)
 	if code != exitUsage || !strings.Contains(errOut, "--why") {
 		t.Errorf("hunt without --why: exit %d, %s", code, errOut)
 	}
-	code, out, errOut = vigil(t, env, "hunt", "create", "--rules", rules, "--path", files, "--target", "site=berlin", "--why", "test", "--wait")
+	code, out, errOut = vigil(t, env, "hunt", "create", "--rules", rules, "--path", files, "--target", "site=berlin", "--why", "test")
+	m := regexp.MustCompile(`hunt (h-\S+) created \(pending`).FindStringSubmatch(out)
+	if code != 0 || m == nil {
+		t.Fatalf("hunt create: %d %s %s", code, out, errOut)
+	}
+	huntID := m[1]
+	// The author cannot approve; carol can.
+	if code, _, errOut := vigil(t, env, "hunt", "approve", huntID, "--key", carolKey, "--yes"); code == 0 {
+		t.Errorf("the author approved with carol's key: %s", errOut)
+	}
+	if code, out, errOut := vigil(t, env, "hunt", "approve", huntID, "--key", carolKey, "--yes", "--token", carol.Token); code != 0 {
+		t.Fatalf("hunt approve: %d %s %s", code, out, errOut)
+	}
+	if code, _, errOut := vigil(t, env, "hunt", "wait", huntID); code != 0 {
+		t.Fatalf("hunt wait: %s", errOut)
+	}
+	code, out, errOut = vigil(t, env, "hunt", "results", huntID)
 	if code != 0 {
-		t.Fatalf("hunt create --wait: %d %s", code, errOut)
+		t.Fatalf("hunt results: %d %s", code, errOut)
 	}
 	for _, want := range []string{"default:marker " + filepath.Join(files, "a.txt"), "default:marker " + filepath.Join(files, "sub", "b.bin")} {
 		if !strings.Contains(out, want) {
@@ -152,7 +204,7 @@ func TestFleetFromTheCommandLine(t *testing.T) {
 		if r.AgentID != id1 || r.Rule != "marker" || len(r.SHA256) != 64 || len(r.Strings) != 1 || r.Strings[0].ID != "$m" {
 			t.Errorf("result %+v", r)
 		}
-		if strings.Contains(line, "VIGIL-CLI-MARKER") {
+		if strings.Contains(line, "SECRET-CONTENT") {
 			t.Errorf("file content in results: %s", line)
 		}
 	}
@@ -165,6 +217,20 @@ func TestFleetFromTheCommandLine(t *testing.T) {
 	if code != 0 || !strings.Contains(out, id1) || !strings.Contains(out, "done") {
 		t.Errorf("hunt show:\n%s", out)
 	}
+	// Accountability from the command line: the witness cosigns, the log
+	// verifies, and the agent's journal matches the log.
+	if code, out, errOut := vigil(t, env, "witness", "--server", url, "--key", filepath.Join(dir, "w1.key"), "--state", filepath.Join(dir, "w"), "--once"); code != 0 {
+		t.Errorf("witness --once: %d %s %s", code, out, errOut)
+	}
+	code, out, errOut = vigil(t, env, "log", "verify", "--server", url, "--checkpoint", filepath.Join(dir, "checkpoint"))
+	if code != 0 || !strings.Contains(out, "hunt") {
+		t.Errorf("log verify: %d\n%s%s", code, out, errOut)
+	}
+	code, out, errOut = vigil(t, env, "audit", "--state", filepath.Join(dir, "a1"), "--server", url)
+	if code != 0 || !strings.Contains(out, huntID) || !strings.Contains(out, "ran") {
+		t.Errorf("audit: %d\n%s%s", code, out, errOut)
+	}
+
 	// A wrong token is refused.
 	code, _, errOut = vigil(t, map[string]string{"VIGIL_SERVER": url, "VIGIL_TOKEN": "vop_wrong"}, "hunt", "list")
 	if code != exitError || !strings.Contains(errOut, "401") && !strings.Contains(strings.ToLower(errOut), "token") {

@@ -22,6 +22,7 @@ func (e *env) huntCmd(args []string) int {
 		"results": (*env).huntResults,
 		"cancel":  (*env).huntCancel,
 		"wait":    (*env).huntWait,
+		"approve": (*env).huntApprove,
 	}, "vigil hunt: search the fleet's files with YARA rules.")
 }
 

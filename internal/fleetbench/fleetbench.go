@@ -354,7 +354,8 @@ func startServer(ctx context.Context, o Options) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
-	args := []string{"server", "--data", dir, "--http", "127.0.0.1:0", "--nats-port", "-1"}
+	// No approvals: the benchmark measures delivery and ingestion, not people.
+	args := []string{"server", "--data", dir, "--http", "127.0.0.1:0", "--nats-port", "-1", "--no-approvals"}
 	if o.DB != "" {
 		args = append(args, "--db", o.DB)
 	}

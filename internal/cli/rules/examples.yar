@@ -39,17 +39,6 @@ rule MachO_Binary : format
         uint32be(0) == 0xCAFEBABE
 }
 
-rule Private_Key_PEM : secret
-{
-    meta:
-        description = "A private key file in PEM form that is not encrypted"
-    strings:
-        $begin = /-----BEGIN (RSA |EC |DSA |OPENSSH )?PRIVATE KEY-----/
-        $enc = "ENCRYPTED" ascii
-    condition:
-        $begin at 0 and not $enc
-}
-
 rule Pipe_To_Shell : script
 {
     meta:
