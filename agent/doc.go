@@ -71,14 +71,11 @@
 // the daily cap counted from the journal's "ran" records of the last 24
 // hours and the hunts accepted since). Each root is also resolved
 // (filepath.EvalSymlinks) and refused if it lands in a forbidden place.
-// Forbidden places inside a root are excluded from the walk (the
-// decision's Exclude patterns), and every walked path is checked again
-// with policy.Forbidden (as walked, through the resolved root, and resolved
-// on disk when the hunt follows symbolic links): nothing found in a
-// forbidden place is reported. (The scan package has no per-path hook
-// yet, so a forbidden file reached through a followed symbolic link, or
-// one whose path differs from the policy's only by case on Windows and
-// macOS, is read and scanned before its result is dropped.)
+// Forbidden places inside a root are never opened or entered: the walk
+// asks policy.Forbidden (through scan.Options.Skip) about every path as
+// walked, through the resolved root, and resolved on disk when the hunt
+// follows symbolic links; the decision's Exclude patterns are added too,
+// and every result is checked once more before it is reported.
 //
 // Every hunt the agent ran, refused or could not run is recorded in
 // StateDir/journal (package journal, hash-chained) with its log index,

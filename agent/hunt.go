@@ -306,6 +306,8 @@ func (r *huntRun) scan(runCtx context.Context, rules *yara.Rules) (stopped, err 
 			r.a.logf("hunt %s: policy exclusion %q: %v (paths there are still dropped when walked)", h.ID, p, err)
 		}
 	}
+	// And the walk asks before it opens or enters anything.
+	o.Skip = r.forbidden
 	ctx := r.ctx
 	if h.Limits.Timeout > 0 {
 		var cancel context.CancelFunc

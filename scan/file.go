@@ -38,6 +38,11 @@ type Options struct {
 	Workers int
 	// Exclude skips matching paths while walking; nil excludes nothing.
 	Exclude *Excludes
+	// Skip, when not nil, is asked about every root and every directory
+	// entry before it is opened or entered: true means the path is neither
+	// read nor walked (the agent's local policy uses it for forbidden
+	// places). It is called from the walking goroutine only.
+	Skip func(path string) bool
 }
 
 // DefaultOptions returns the options of an agent scan: default limits,

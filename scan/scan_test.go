@@ -187,3 +187,29 @@ func TestExcludes(t *testing.T) {
 		t.Errorf("got %q, want %q", got, want)
 	}
 }
+
+// TestSkip: Options.Skip is asked before anything is opened or entered:
+// a skipped root and a skipped directory are neither scanned nor walked.
+func TestSkip(t *testing.T) {
+	dir := t.TempDir()
+	for _, p := range []string{"a/hit", "a/secret/hit", "b/hit", "c"} {
+		write(t, filepath.Join(dir, p), []byte(marker))
+	}
+	var asked []string
+	o := scan.DefaultOptions()
+	o.Workers = 1
+	o.Skip = func(p string) bool {
+		asked = append(asked, strings.TrimPrefix(p, dir))
+		return strings.HasSuffix(p, string(os.PathSeparator)+"secret") || strings.HasSuffix(p, string(os.PathSeparator)+"b")
+	}
+	got, _ := run(t, o, dir, filepath.Join(dir, "a"), filepath.Join(dir, "b"), filepath.Join(dir, "c"))
+	want := []string{"match a/hit", "match c"}
+	if !slices.Equal(got, want) {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	for _, p := range asked {
+		if strings.Contains(p, "secret"+string(os.PathSeparator)) {
+			t.Errorf("Skip asked about %s inside a skipped directory", p)
+		}
+	}
+}

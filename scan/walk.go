@@ -97,6 +97,9 @@ type walker struct {
 // type is checked when it is scanned). It reports false when the walk
 // must stop.
 func (w *walker) root(p string) bool {
+	if w.o.Skip != nil && w.o.Skip(p) {
+		return true
+	}
 	fi, err := os.Stat(p)
 	if err != nil || !fi.IsDir() {
 		return w.put(work{p, true})
@@ -121,7 +124,7 @@ func (w *walker) dir(p string, fi fs.FileInfo) bool {
 			return false
 		}
 		child := p + string(os.PathSeparator) + de.Name()
-		if w.o.Exclude.Match(child) {
+		if w.o.Exclude.Match(child) || w.o.Skip != nil && w.o.Skip(child) {
 			continue
 		}
 		if !w.entry(child, de) {
