@@ -12,7 +12,6 @@ import (
 	"runtime"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/klauspost/compress/zstd"
@@ -233,7 +232,7 @@ func TestHostile(t *testing.T) {
 	}, {
 		name: "fifo",
 		make: func(t *testing.T, p string) {
-			if err := syscall.Mkfifo(p, 0o644); err != nil {
+			if err := mkfifo(p, 0o644); err != nil {
 				t.Skip("no fifo:", err)
 			}
 		},
@@ -319,7 +318,7 @@ func copyFile(t testing.TB, from, to string) { write(t, to, readFile(t, from)) }
 func TestFifoRoot(t *testing.T) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, "fifo")
-	if err := syscall.Mkfifo(p, 0o644); err != nil {
+	if err := mkfifo(p, 0o644); err != nil {
 		t.Skip("no fifo:", err)
 	}
 	got, _ := run(t, archiveOptions(), dir, p)

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 )
 
@@ -47,7 +46,7 @@ func archiveTree(t *testing.T) string {
 		"d/x.gz":      string(gzipBytes([]byte("gzipped hello"))),
 		"excl":        "# patterns\n*.gz\n",
 	})
-	if err := syscall.Mkfifo(filepath.Join(dir, "d", "fifo"), 0o644); err != nil {
+	if err := mkfifo(filepath.Join(dir, "d", "fifo"), 0o644); err != nil {
 		t.Logf("no fifo: %v", err)
 	}
 	return dir

@@ -9,10 +9,8 @@ import (
 	"runtime"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
-	"unsafe"
 )
 
 const benchDataLen = 16 << 20
@@ -174,20 +172,6 @@ var (
 	throughput     = flag.Bool("throughput", false, "print a table of Scan throughput measured in thread CPU time")
 	throughputOnly = flag.String("throughput.only", "", "with -throughput: only rows whose name contains this")
 )
-
-// threadCPU returns the CPU time used by the calling OS thread
-// (clock_gettime CLOCK_THREAD_CPUTIME_ID). The machine the benchmarks run on
-// is shared, so wall-clock figures are noisy.
-func threadCPU() time.Duration {
-	var ts syscall.Timespec
-	const clockThreadCPUTimeID = 3
-	_, _, errno := syscall.Syscall(syscall.SYS_CLOCK_GETTIME, clockThreadCPUTimeID,
-		uintptr(unsafe.Pointer(&ts)), 0)
-	if errno != 0 {
-		panic(errno)
-	}
-	return time.Duration(ts.Nano())
-}
 
 // TestThroughput prints Scan throughput (MB/s of thread CPU time, best of
 // several runs) for every skip mode, next to bytes.Index. It checks nothing
