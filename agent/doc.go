@@ -81,8 +81,9 @@
 // StateDir/journal (package journal, hash-chained) with its log index,
 // the tree size it was checked against, requester, approvers, rules
 // SHA-256, paths, reason and counts; a fork is recorded too. `vigil audit
-// --state DIR` prints and checks it. The policy's cpu-share is not
-// enforced yet.
+// --state DIR` prints and checks it. The policy's cpu-share is enforced by
+// resting after scans in proportion to the scanning time (a duty cycle:
+// share% of one core over all of a hunt's workers).
 //
 // # Running a hunt
 //

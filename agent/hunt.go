@@ -354,8 +354,10 @@ func (r *huntRun) scan(runCtx context.Context, rules *yara.Rules) (stopped, err 
 	}()
 	// The scanning layer calls emit, which takes mu: release it meanwhile.
 	r.mu.Unlock()
+	thr := newThrottle(r.pol, o.Workers)
 	_, err = scan.Run(ctx, o, roots, func() (scan.Scanner, error) {
-		return &hashingScanner{s: rules.NewScanner(), r: r}, nil
+		t := thr // each worker keeps its own rest debt
+		return &hashingScanner{s: rules.NewScanner(), r: r, thr: &t}, nil
 	}, r.emit)
 	if ctx.Err() != nil {
 		stopped = context.Cause(ctx)
@@ -370,12 +372,15 @@ func (r *huntRun) scan(runCtx context.Context, rules *yara.Rules) (stopped, err 
 // matched, so that archive members get their own digests and no file is
 // read twice.
 type hashingScanner struct {
-	s *yara.Scanner
-	r *huntRun
+	s   *yara.Scanner
+	r   *huntRun
+	thr *throttle
 }
 
 func (s *hashingScanner) ScanBytes(ctx context.Context, data []byte) (*yara.Result, error) {
+	start := time.Now()
 	res, err := s.s.ScanBytes(ctx, data)
+	s.thr.rest(ctx, time.Since(start))
 	if err != nil || res == nil || len(res.Matching) == 0 {
 		return res, err
 	}
@@ -775,4 +780,50 @@ func (r *huntRun) journalEnd(state, msg string) {
 	r.a.mu.Lock()
 	r.counted = false
 	r.a.mu.Unlock()
+}
+
+// throttle keeps scanning within the policy's cpu-share (percent of one
+// core): after scans a worker rests in proportion to the time it spent, so
+// that w workers together stay near share% of one core. Reading files is
+// not counted; the engine's matching is what costs CPU. Rest is owed until
+// it is worth a timer, so many small files are throttled too.
+type throttle struct {
+	factor float64       // rest = busy * factor
+	debt   time.Duration // rest owed
+}
+
+func newThrottle(pol *policy.Policy, workers int) throttle {
+	if workers < 1 {
+		workers = 1
+	}
+	if pol == nil || pol.CPUShare <= 0 {
+		return throttle{}
+	}
+	f := 100*float64(workers)/float64(pol.CPUShare) - 1
+	if f < 0 {
+		f = 0
+	}
+	return throttle{factor: f}
+}
+
+// minRest is the shortest rest taken: below it rest is owed.
+const minRest = 5 * time.Millisecond
+
+// rest records a scan that took busy and sleeps once the rest owed is worth
+// it, until ctx is done.
+func (t *throttle) rest(ctx context.Context, busy time.Duration) {
+	if t.factor == 0 || busy <= 0 {
+		return
+	}
+	t.debt += time.Duration(float64(busy) * t.factor)
+	if t.debt < minRest {
+		return
+	}
+	tm := time.NewTimer(t.debt)
+	t.debt = 0
+	defer tm.Stop()
+	select {
+	case <-ctx.Done():
+	case <-tm.C:
+	}
 }

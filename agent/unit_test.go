@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"vigil/agent/policy"
 	"vigil/wire"
 )
 
@@ -116,5 +117,41 @@ func TestFIFOSlot(t *testing.T) {
 		if got := <-order; got != want {
 			t.Errorf("waiter %d got the slot in place %d", got, want)
 		}
+	}
+}
+
+// TestThrottle: with cpu-share s% and w workers, a worker rests
+// busy*(100*w/s - 1) in total, owed until it reaches minRest.
+func TestThrottle(t *testing.T) {
+	pol := policy.Default()
+	pol.CPUShare = 25
+	thr := newThrottle(pol, 1)
+	if thr.factor != 3 {
+		t.Fatalf("factor %v, want 3", thr.factor)
+	}
+	if two := newThrottle(pol, 2); two.factor != 7 {
+		t.Errorf("two workers: factor %v, want 7", two.factor)
+	}
+	pol.CPUShare = 100
+	if full := newThrottle(pol, 1); full.factor != 0 {
+		t.Errorf("100%%: factor %v, want 0", full.factor)
+	}
+	// Small scans are owed, then paid in one rest.
+	thr.rest(context.Background(), time.Millisecond)
+	if thr.debt != 3*time.Millisecond {
+		t.Errorf("debt %v, want 3ms", thr.debt)
+	}
+	start := time.Now()
+	thr.rest(context.Background(), time.Millisecond)
+	if thr.debt != 0 || time.Since(start) < 6*time.Millisecond {
+		t.Errorf("after 6ms owed: debt %v, rested %v", thr.debt, time.Since(start))
+	}
+	// A cancelled context ends the rest at once.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	start = time.Now()
+	thr.rest(ctx, time.Hour)
+	if time.Since(start) > time.Minute {
+		t.Error("rest ignored the cancelled context")
 	}
 }
