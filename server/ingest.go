@@ -23,9 +23,11 @@ import (
 const (
 	// ingestBatch is how many messages one fetch takes at most.
 	ingestBatch = 500
-	// ingestWait is how long one fetch waits for messages; it bounds how
-	// long Shutdown waits for the loop.
-	ingestWait = time.Second
+	// ingestWait is how long one fetch waits for messages. A fetch that
+	// got fewer than ingestBatch returns only when it expires, so this is
+	// the latency added to the last messages of a burst; it also bounds
+	// how long Shutdown waits for the loop.
+	ingestWait = 100 * time.Millisecond
 	// ingestStoreTimeout bounds the store work of one fetched batch.
 	ingestStoreTimeout = 60 * time.Second
 	// ingestRetryDelay is how long messages whose store write failed wait

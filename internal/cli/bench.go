@@ -34,6 +34,7 @@ func (e *env) benchCmd(args []string) int {
 	fs.IntVar(&o.Agents, "agents", 1000, "simulated agents")
 	fs.IntVar(&o.ResultsPerAgent, "results", 20, "results each agent sends")
 	fs.IntVar(&o.BatchSize, "batch", 0, "files per result message (default the protocol's maximum)")
+	fs.DurationVar(&o.ScanTime, "scan-time", 2*time.Second, "how long each agent scans between acknowledging and sending results")
 	fs.StringVar(&o.DB, "db", "", "server database (default SQLite; or a postgres:// DSN)")
 	timeout := fs.Duration("timeout", 10*time.Minute, "give up after this long")
 	verbose := fs.BoolP("verbose", "v", false, "print progress and the server's log")

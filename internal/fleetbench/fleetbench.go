@@ -36,18 +36,23 @@ import (
 
 // Options configure a run.
 type Options struct {
-	Agents          int    // simulated agents
-	ResultsPerAgent int    // result rows each agent sends (one rule per file)
-	BatchSize       int    // files per ResultBatch (default wire.MaxMatchesPerMsg)
-	Binary          string // the vigil binary to run as the server (default: this executable)
-	DB              string // --db for the server ("" = SQLite)
-	Concurrency     int    // parallel enrollments and connections (default 64)
-	Log             io.Writer
+	Agents          int // simulated agents
+	ResultsPerAgent int // result rows each agent sends (one rule per file)
+	BatchSize       int // files per ResultBatch (default wire.MaxMatchesPerMsg)
+	// ScanTime is how long a simulated agent "scans" between acknowledging
+	// the hunt and sending its results (a real agent walks its disk
+	// first); 0 sends the results at once.
+	ScanTime    time.Duration
+	Binary      string // the vigil binary to run as the server (default: this executable)
+	DB          string // --db for the server ("" = SQLite)
+	Concurrency int    // parallel enrollments and connections (default 64)
+	Log         io.Writer
 }
 
 // Report holds the figures of one run.
 type Report struct {
 	Agents, ResultsPerAgent int
+	ScanTime                time.Duration
 	DB                      string
 	Enroll                  time.Duration // enrolling every agent over HTTP
 	Connect                 time.Duration // connecting every agent to NATS
@@ -63,8 +68,8 @@ func (r Report) String() string {
 	if db == "" {
 		db = "sqlite"
 	}
-	return fmt.Sprintf("agents=%d results/agent=%d db=%s\n  enroll %v, connect %v\n  hunt -> all acknowledged: %v\n  hunt -> all results stored: %v (%d results)\n  ingest: %.0f results/s\n  server peak RSS: %.0f MiB",
-		r.Agents, r.ResultsPerAgent, db, r.Enroll.Round(time.Millisecond), r.Connect.Round(time.Millisecond),
+	return fmt.Sprintf("agents=%d results/agent=%d scan time=%v db=%s\n  enroll %v, connect %v\n  hunt -> all acknowledged: %v\n  hunt -> all results stored: %v (%d results)\n  ingest: %.0f results/s\n  server peak RSS: %.0f MiB",
+		r.Agents, r.ResultsPerAgent, r.ScanTime, db, r.Enroll.Round(time.Millisecond), r.Connect.Round(time.Millisecond),
 		r.Ack.Round(time.Millisecond), r.Done.Round(time.Millisecond), r.Results, r.IngestPerSec, float64(r.ServerPeakRSS)/(1<<20))
 }
 
@@ -89,7 +94,7 @@ func Run(ctx context.Context, o Options) (Report, error) {
 		}
 		o.Binary = exe
 	}
-	rep := Report{Agents: o.Agents, ResultsPerAgent: o.ResultsPerAgent, DB: o.DB}
+	rep := Report{Agents: o.Agents, ResultsPerAgent: o.ResultsPerAgent, ScanTime: o.ScanTime, DB: o.DB}
 	srv, err := startServer(ctx, o)
 	if err != nil {
 		return rep, err
@@ -281,6 +286,13 @@ func (a *simAgent) run(ctx context.Context, h wire.Hunt, o Options, firstSend *a
 	}
 	if err := status(wire.StateReceived, 0); err != nil {
 		return err
+	}
+	if o.ScanTime > 0 {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(o.ScanTime):
+		}
 	}
 	firstSend.CompareAndSwap(0, time.Now().UnixNano())
 	var batches uint64
