@@ -144,7 +144,11 @@ func (h *hexScanner) nibble() (v, m byte, ok bool) {
 func (h *hexScanner) byteTok() *HexByte {
 	l := h.l
 	p := l.pos()
-	b := &HexByte{Pos: p}
+	if l.hex == nil {
+		l.hex = &hexSlab{}
+	}
+	b := l.hex.new()
+	b.Pos = p
 	if l.peekByte(0) == '~' {
 		b.Not = true
 		l.advance()

@@ -131,10 +131,27 @@ type lexer struct {
 	line int
 	col  int // column of src[off]
 	file string
+	// hex is the slab the hex strings' bytes are taken from: one
+	// allocation per 256 hex bytes instead of one per byte (hex strings
+	// are most of what large rule sets hold). It is a pointer so that
+	// saved copies of the lexer share it and never hand out a slot twice.
+	hex *hexSlab
+}
+
+// hexSlab hands out HexByte values from chunks.
+type hexSlab struct{ free []HexByte }
+
+func (s *hexSlab) new() *HexByte {
+	if len(s.free) == 0 {
+		s.free = make([]HexByte, 256)
+	}
+	b := &s.free[0]
+	s.free = s.free[1:]
+	return b
 }
 
 func newLexer(file string, src []byte) lexer {
-	return lexer{src: src, line: 1, col: 1, file: file}
+	return lexer{src: src, line: 1, col: 1, file: file, hex: &hexSlab{}}
 }
 
 func (l *lexer) pos() Pos { return Pos{Line: l.line, Col: l.col} }
