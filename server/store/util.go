@@ -154,3 +154,36 @@ func UTCOrNow(t time.Time) time.Time {
 	}
 	return t.UTC()
 }
+
+// HuntJSON is a hunt's list and limit fields as the backends store them.
+type HuntJSON struct{ Paths, Exclude, Limits string }
+
+// EncodeHuntJSON encodes h's paths, exclusions and limits.
+func EncodeHuntJSON(h *Hunt) (HuntJSON, error) {
+	var j HuntJSON
+	var err error
+	if j.Paths, err = EncodeJSON(h.Paths); err != nil {
+		return j, err
+	}
+	if j.Exclude, err = EncodeJSON(h.Exclude); err != nil {
+		return j, err
+	}
+	j.Limits, err = EncodeJSON(h.Limits)
+	return j, err
+}
+
+// EnrolledAgent is a as Enroll stores it: the token's labels over the
+// agent's own, the token's ID, the enrollment time (now when zero) and
+// times truncated to the microsecond in UTC.
+func EnrolledAgent(a Agent, tokenID string, tokenLabels map[string]string, now time.Time) Agent {
+	a.Labels = MergeLabels(a.Labels, tokenLabels)
+	a.TokenID = tokenID
+	if a.Enrolled.IsZero() {
+		a.Enrolled = now
+	}
+	a.Enrolled = a.Enrolled.UTC().Truncate(time.Microsecond)
+	if !a.LastSeen.IsZero() {
+		a.LastSeen = a.LastSeen.UTC().Truncate(time.Microsecond)
+	}
+	return a
+}

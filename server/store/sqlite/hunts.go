@@ -15,18 +15,11 @@ import (
 
 // CreateHunt stores the hunt and an unacknowledged assignment per agent.
 func (db *DB) CreateHunt(ctx context.Context, h store.Hunt, agents []string) error {
-	paths, err := store.EncodeJSON(h.Paths)
+	hj, err := store.EncodeHuntJSON(&h)
 	if err != nil {
 		return fmt.Errorf("create hunt %q: %w", h.ID, err)
 	}
-	exclude, err := store.EncodeJSON(h.Exclude)
-	if err != nil {
-		return fmt.Errorf("create hunt %q: %w", h.ID, err)
-	}
-	limits, err := store.EncodeJSON(h.Limits)
-	if err != nil {
-		return fmt.Errorf("create hunt %q: %w", h.ID, err)
-	}
+	paths, exclude, limits := hj.Paths, hj.Exclude, hj.Limits
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("create hunt %q: %w", h.ID, err)

@@ -183,15 +183,7 @@ func (db *DB) Enroll(ctx context.Context, secretHash string, a store.Agent, now 
 	if err != nil {
 		return store.Agent{}, fmt.Errorf("enroll: token %q: %w", tokenID, err)
 	}
-	a.Labels = store.MergeLabels(a.Labels, tl)
-	a.TokenID = tokenID
-	if a.Enrolled.IsZero() {
-		a.Enrolled = now
-	}
-	a.Enrolled = a.Enrolled.UTC().Truncate(time.Microsecond)
-	if !a.LastSeen.IsZero() {
-		a.LastSeen = a.LastSeen.UTC().Truncate(time.Microsecond)
-	}
+	a = store.EnrolledAgent(a, tokenID, tl, now)
 	_, err = tx.ExecContext(ctx, `INSERT INTO agents
 		(id, public_key, hostname, os, arch, version, labels, enrolled, last_seen, token_id)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
