@@ -170,6 +170,10 @@ func (s pathStyle) canonicalPattern(pat string) (string, error) {
 		}
 		p = strings.Join(parts, "/")
 	}
+	if strings.TrimSpace(p) != p {
+		// A policy line's value is trimmed, so String could not keep it.
+		return "", errors.New("the cleaned pattern ends with white space")
+	}
 	return vol + p, nil
 }
 
