@@ -138,6 +138,10 @@ type ScanOptions struct {
 	// CollectModuleData loads every imported module, in import order, even
 	// those no condition uses, and fills Result.Modules.
 	CollectModuleData bool
+	// Profile measures what each rule costs; Scanner.Profile returns the
+	// sums. It slows the scan down (the clock is read around every check
+	// of an atom hit).
+	Profile bool
 }
 
 // ModuleData is the data an imported module computed for one scan.

@@ -93,7 +93,7 @@ type prefilterProg struct {
 
 // Verify runs the pattern's verification unless the bytes at data[pos]
 // fit none of the places an atom can sit at.
-func (p *prefilterProg) Verify(data []byte, atom, pos int, found func(start, n int, wide bool)) error {
+func (p *prefilterProg) Verify(s *re.YaraScratch, data []byte, atom, pos int, found func(start, n int, wide bool)) error {
 	if pos >= 0 && len(p.shifts) == 1 && len(p.filters) == 1 {
 		if !p.filters[0].pass(data, pos-p.shifts[0]) {
 			return nil
@@ -113,7 +113,7 @@ func (p *prefilterProg) Verify(data []byte, atom, pos int, found func(start, n i
 			return nil
 		}
 	}
-	return p.matchProg.Verify(data, atom, pos, found)
+	return p.matchProg.Verify(s, data, atom, pos, found)
 }
 
 // addHexPrefilters wraps the progs of a hex string's variants (one per

@@ -169,12 +169,18 @@ func (c *Compiler) AddSource(name string, src []byte, namespace string) error {
 	return c.add(name, src, namespace, false)
 }
 
+// add compiles src. A file's src (isFile) was read by AddFile and is
+// saved as it is; any other is copied.
 func (c *Compiler) add(name string, src []byte, namespace string, isFile bool) error {
 	if namespace == "" {
 		namespace = "default"
 	}
 	if c.recording {
-		c.sources = append(c.sources, savedSource{Name: name, Src: append([]byte(nil), src...), Namespace: namespace, File: isFile})
+		saved := src
+		if !isFile || len(src) == 0 {
+			saved = append([]byte(nil), src...) // an empty one is saved as null
+		}
+		c.sources = append(c.sources, savedSource{Name: name, Src: saved, Namespace: namespace, File: isFile})
 	}
 	before := c.errors
 	abs := name
@@ -238,6 +244,8 @@ func (c *Compiler) compileSource(name string, src []byte, ns int) {
 			c.compileRule(name, d, ns)
 		}
 	}
+	// The compiled rules keep nothing of the hex strings' tokens.
+	f.Release()
 }
 
 func (c *Compiler) compileImport(file string, d *syntax.Import, ns int) {
@@ -382,5 +390,6 @@ func (r *Rules) buildMatcher() error {
 		return fmt.Errorf("building the atom automaton: %w", err)
 	}
 	r.ac = ac
+	r.buildHitChecks()
 	return nil
 }

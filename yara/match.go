@@ -2,7 +2,10 @@ package yara
 
 import (
 	"fmt"
+	mbits "math/bits"
 	"sort"
+
+	"vigil/yara/internal/re"
 )
 
 // Matching limits.
@@ -33,11 +36,20 @@ type matcher struct {
 	// pieces holds the matches of chained hex pieces, by variant.
 	pieces       map[*variant][]matchRec
 	pieceTouched []*variant
-	pieceSeq     int32 // piece matches found so far in this scan
-	heads        []int // head variants with piece matches in this scan
-	hitRules     []int // rules with a matching string in this scan
+	pieceSeq     int32        // piece matches found so far in this scan
+	heads        []int        // head variants with piece matches in this scan
+	hitRules     []int        // rules with a matching string in this scan
+	full         bool         // a string reached maxMatches in this scan
+	prof         *profileData // cost of strings and rules (ScanOptions.Profile)
+	profOn       bool         // this scan is profiled
 	warnings     []string
 	err          error
+	// yara verification scratch, and the starts of a pattern without
+	// atoms known to find nothing: (skipPos, skipEnd) for skipVar (see
+	// verifyYara).
+	rs               re.YaraScratch
+	skipVar          *variant
+	skipPos, skipEnd int
 }
 
 // matchAll finds every string of the rule set in data: one pass of the
@@ -58,6 +70,7 @@ func (m *matcher) matchAll(data []byte) error {
 		st.ruleHit[i] = false
 	}
 	m.hitRules = m.hitRules[:0]
+	m.full = false
 	m.err = nil
 	m.warnings = m.warnings[:0]
 	clear(m.offIdx)
@@ -89,16 +102,32 @@ func (m *matcher) matchAll(data []byte) error {
 	}
 	for _, vi := range r.noAtom {
 		v := r.variants[vi]
+		var t0 int64
+		if m.profOn {
+			t0 = profNow()
+		}
+		next := 0 // where cancellation is checked next
 		for pos := 0; pos < len(data); pos++ {
-			if pos&(checkEvery-1) == 0 {
+			if pos >= next {
 				if err := st.ctx.Err(); err != nil {
 					return err
 				}
+				next = pos + checkEvery
 			}
 			if m.skip(v.str) || m.err != nil {
 				break
 			}
 			m.verifyYara(data, v, -1, pos)
+			if m.profOn {
+				m.prof.strCheck[v.str]++
+			}
+			// verifyYara may have found that the next starts find nothing.
+			if v == m.skipVar && m.skipEnd > pos+1 {
+				pos = m.skipEnd - 1
+			}
+		}
+		if m.profOn {
+			m.prof.strNS[v.str] += profNow() - t0
 		}
 	}
 	if m.err != nil {
@@ -146,39 +175,98 @@ func (m *matcher) limitReached(s int) {
 // walked backwards.
 func (m *matcher) candidates(data []byte, p, pos int) {
 	refs := m.r.atomIndex[p]
-	for k := 0; k < len(refs); k++ {
-		ref := refs[k]
-		v := m.r.variants[ref.v]
-		if v.prog != nil {
-			e := k + 1
-			for e < len(refs) && refs[e].v == ref.v {
-				e++
+	checks := m.r.hitChecks[p][:len(refs)]
+	k := 0
+	if m.r.hitSieves != nil && !m.full {
+		if s := m.r.hitSieves[p]; s != nil && s.covers(pos, len(data)) {
+			if k = m.sieved(s, data, refs, checks, pos); k < 0 {
+				return
 			}
-			for j := e - 1; j >= k && m.err == nil; j-- {
-				if m.skip(v.str) {
-					break
-				}
-				// For yara-verified variants minOff is the atom's index.
-				m.verifyYara(data, v, refs[j].minOff, pos)
-			}
-			k = e - 1
-			continue
 		}
-		if m.skip(v.str) {
-			continue
-		}
-		start := pos - ref.minOff
-		if start < 0 || start+len(v.lit) > len(data) {
-			continue
-		}
-		if !equalLit(data[start:start+len(v.lit)], v.lit, v.nocase) {
-			continue
-		}
-		if v.fullword && !fullwordOK(data, start, len(v.lit), v.wide) {
-			continue
-		}
-		m.add(v, start, len(v.lit))
 	}
+	for ; k < len(refs); k++ {
+		// Until a string reaches the match limit, skip has no side
+		// effect, and a ref its check rejects would find nothing.
+		if !m.full && checks[k].reject(m.r.hitWords, data, pos) {
+			continue
+		}
+		if m.profOn {
+			k = m.candidateProf(data, refs, k, pos)
+		} else {
+			k = m.candidate(data, refs, k, pos)
+		}
+	}
+}
+
+// sieved verifies the refs the sieve and the checks let through, in
+// order. If a string reaches the match limit meanwhile, it returns the
+// first ref left for candidates to go on with; otherwise -1.
+func (m *matcher) sieved(s *hitSieve, data []byte, refs []atomRef, checks []hitCheck, pos int) int {
+	last := -1
+	for w, bits := range s.row(data, pos) {
+		for ; bits != 0; bits &= bits - 1 {
+			k := w*64 + mbits.TrailingZeros64(bits)
+			if k <= last || checks[k].reject(m.r.hitWords, data, pos) {
+				continue
+			}
+			if m.profOn {
+				last = m.candidateProf(data, refs, k, pos)
+			} else {
+				last = m.candidate(data, refs, k, pos)
+			}
+			if m.full {
+				return last + 1
+			}
+		}
+	}
+	return -1
+}
+
+// candidate verifies ref k of an atom found at data[pos] and returns the
+// last ref it took care of: a run of refs of one yara-verified variant is
+// verified at once.
+func (m *matcher) candidate(data []byte, refs []atomRef, k, pos int) int {
+	ref := refs[k]
+	v := m.r.variants[ref.v]
+	if v.prog != nil {
+		e := k + 1
+		for e < len(refs) && refs[e].v == ref.v {
+			e++
+		}
+		for j := e - 1; j >= k && m.err == nil; j-- {
+			if m.skip(v.str) {
+				break
+			}
+			// For yara-verified variants minOff is the atom's index.
+			m.verifyYara(data, v, refs[j].minOff, pos)
+		}
+		return e - 1
+	}
+	if m.skip(v.str) {
+		return k
+	}
+	start := pos - ref.minOff
+	if start < 0 || start+len(v.lit) > len(data) {
+		return k
+	}
+	if !equalLit(data[start:start+len(v.lit)], v.lit, v.nocase) {
+		return k
+	}
+	if v.fullword && !fullwordOK(data, start, len(v.lit), v.wide) {
+		return k
+	}
+	m.add(v, start, len(v.lit))
+	return k
+}
+
+// candidateProf is candidate timed for ScanOptions.Profile.
+func (m *matcher) candidateProf(data []byte, refs []atomRef, k, pos int) int {
+	t0 := profNow()
+	e := m.candidate(data, refs, k, pos)
+	s := m.r.variants[refs[k].v].str
+	m.prof.strNS[s] += profNow() - t0
+	m.prof.strCheck[s]++
+	return e
 }
 
 // verifyYara verifies atom number atom (-1: the pattern has no atom) of
@@ -188,12 +276,28 @@ func (m *matcher) candidates(data []byte, p, pos int) {
 // only for greedy regexes. yara fails the scan when a pattern needs too
 // many regex fibers; so does the matcher (m.err).
 func (m *matcher) verifyYara(data []byte, v *variant, atom, pos int) {
+	if atom < 0 {
+		// Patterns without atoms are verified at every offset, in
+		// increasing order; a call can say that the next few would
+		// find nothing (re.YaraScratch.TakeSkipEnd).
+		if v == m.skipVar && pos > m.skipPos && pos < m.skipEnd {
+			return
+		}
+		if pos == 0 {
+			// A new pass: what an earlier pass learnt about data at
+			// this address is stale.
+			m.rs.Reset()
+		}
+	}
 	if m.found == nil {
 		m.found = m.foundYara // bound once: no allocation per call
 	}
 	m.vData, m.vVar = data, v
-	err := v.prog.Verify(data, atom, pos, m.found)
+	err := v.prog.Verify(&m.rs, data, atom, pos, m.found)
 	m.vData, m.vVar = nil, nil
+	if atom < 0 {
+		m.skipVar, m.skipPos, m.skipEnd = v, pos, m.rs.TakeSkipEnd()
+	}
 	if err != nil && m.err == nil {
 		sd := m.r.strings[v.str]
 		m.err = fmt.Errorf("rule %q, string %s: %w", m.r.rules[sd.rule].info.Name, sd.id, err)
@@ -279,6 +383,9 @@ func (m *matcher) addResult(v *variant, start, n int) {
 		}
 	}
 	m.st.matches[s] = append(ms, matchRec{off: int64(start), length: int32(n), order: int32(v.order), xorKey: int32(v.xorKey)})
+	if len(ms)+1 >= m.maxMatches {
+		m.full = true
+	}
 }
 
 func equalLit(d, lit []byte, nocase bool) bool {

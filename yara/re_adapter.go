@@ -16,8 +16,10 @@ type matchProg interface {
 	// Verify runs yara's verification of atom number atom found at
 	// data[pos]: found is called for every match, in yara's order; wide
 	// tells whether it is the wide form. The error fails the scan, as
-	// in yara (too many regex fibers).
-	Verify(data []byte, atom, pos int, found func(start, n int, wide bool)) error
+	// in yara (too many regex fibers). s is the caller's scratch (one
+	// per goroutine); with atom -1, calls at increasing offsets of one
+	// data slice are cheapest (see re.Prog.YaraVerifyScratch).
+	Verify(s *re.YaraScratch, data []byte, atom, pos int, found func(start, n int, wide bool)) error
 	// Greedy reports whether a later match at an offset replaces an
 	// earlier one (yara's greedy regexes); otherwise the first stays.
 	Greedy() bool

@@ -37,9 +37,9 @@ func (p *reProg) Find(data []byte) bool { return p.p.Find(data) }
 func (p *reProg) Atoms() []atom         { return p.atoms }
 func (p *reProg) Greedy() bool          { return p.p.YaraGreedy() }
 
-func (p *reProg) Verify(data []byte, atom, pos int, found func(start, n int, wide bool)) error {
+func (p *reProg) Verify(s *re.YaraScratch, data []byte, atom, pos int, found func(start, n int, wide bool)) error {
 	if p.search && atom >= 0 {
-		return p.p.YaraSearchVerify(data, pos, found)
+		return p.p.YaraSearchVerifyScratch(s, data, pos, found)
 	}
-	return p.p.YaraVerify(data, atom, pos, found)
+	return p.p.YaraVerifyScratch(s, data, atom, pos, found)
 }

@@ -12,6 +12,9 @@ type Rules struct {
 	strings    []*stringDef // every string of every rule, global index
 	variants   []*variant   // every concrete pattern to look for
 	atomIndex  [][]atomRef  // per automaton pattern: what to verify
+	hitChecks  [][]hitCheck // quick checks, parallel to atomIndex
+	hitWords   []hitWord    // the words of hitChecks
+	hitSieves  []*hitSieve  // per automaton pattern, nil if none
 	noAtom     []int        // variants without atoms: try every offset
 	numRefs    int          // atomRefs with a window (maxOff > minOff)
 	ac         *ahocorasick.Matcher

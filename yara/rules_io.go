@@ -2,10 +2,13 @@ package yara
 
 import (
 	"bufio"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 )
 
 // The saved form of a rule set is a magic line, a format version and a JSON
@@ -44,8 +47,12 @@ type savedExternal struct {
 // the canonical sources, namespaces, included files and external variables
 // and Load recompiles them: a saved rule set is portable between Vigil
 // versions that can compile its sources.
+//
+// The JSON document is the one encoding/json writes for savedRules
+// (TestSaveJSON), written a source at a time: encoding the whole of it at
+// once held a second copy of every source, base64-encoded.
 func (r *Rules) Save(w io.Writer) error {
-	sr := savedRules{Version: saveVersion, Sources: r.sources, Included: r.included}
+	var exts []savedExternal
 	for _, e := range r.externals {
 		se := savedExternal{Name: e.name}
 		switch e.val.k {
@@ -58,16 +65,71 @@ func (r *Rules) Save(w io.Writer) error {
 		case kString:
 			se.Kind, se.Str = "string", e.val.s
 		}
-		sr.Externals = append(sr.Externals, se)
+		exts = append(exts, se)
 	}
 	bw := bufio.NewWriter(w)
-	if _, err := bw.WriteString(saveMagic); err != nil {
-		return err
+	bw.WriteString(saveMagic)
+	fmt.Fprintf(bw, `{"version":%d,"sources":`, saveVersion)
+	if r.sources == nil {
+		bw.WriteString("null")
+	} else {
+		bw.WriteByte('[')
+		for i, s := range r.sources {
+			if i > 0 {
+				bw.WriteByte(',')
+			}
+			bw.WriteString(`{"Name":`)
+			writeJSONString(bw, s.Name)
+			bw.WriteString(`,"Src":`)
+			writeJSONBytes(bw, s.Src)
+			bw.WriteString(`,"Namespace":`)
+			writeJSONString(bw, s.Namespace)
+			fmt.Fprintf(bw, `,"File":%t}`, s.File)
+		}
+		bw.WriteByte(']')
 	}
-	if err := json.NewEncoder(bw).Encode(&sr); err != nil {
-		return err
+	if len(r.included) > 0 {
+		bw.WriteString(`,"included":{`)
+		for i, k := range slices.Sorted(maps.Keys(r.included)) {
+			if i > 0 {
+				bw.WriteByte(',')
+			}
+			writeJSONString(bw, k)
+			bw.WriteByte(':')
+			writeJSONBytes(bw, r.included[k])
+		}
+		bw.WriteByte('}')
 	}
+	if len(exts) > 0 {
+		b, err := json.Marshal(exts)
+		if err != nil {
+			return err
+		}
+		bw.WriteString(`,"externals":`)
+		bw.Write(b)
+	}
+	bw.WriteString("}\n")
 	return bw.Flush()
+}
+
+// writeJSONString writes s as encoding/json does.
+func writeJSONString(w *bufio.Writer, s string) {
+	b, _ := json.Marshal(s) // a string always encodes
+	w.Write(b)
+}
+
+// writeJSONBytes writes b as encoding/json does: null for nil, else a
+// base64 string.
+func writeJSONBytes(w *bufio.Writer, b []byte) {
+	if b == nil {
+		w.WriteString("null")
+		return
+	}
+	w.WriteByte('"')
+	enc := base64.NewEncoder(base64.StdEncoding, w)
+	enc.Write(b)
+	enc.Close()
+	w.WriteByte('"')
 }
 
 // Load reads a rule set written by Save and compiles it again.

@@ -210,6 +210,14 @@ func (s *Scanner) ScanBytes(ctx context.Context, data []byte) (*Result, error) {
 		m.maxMatches = defaultMaxMatches
 	}
 	clear(m.warned)
+	if s.opts.Profile {
+		if m.prof == nil {
+			m.prof = newProfileData(s.rules)
+		}
+		m.profOn = true
+	} else {
+		m.profOn = false
+	}
 	if err := m.matchAll(data); err != nil {
 		return nil, scanErr(ctx, err)
 	}
@@ -264,7 +272,15 @@ func (s *Scanner) evaluate(res *Result) error {
 			}
 			continue
 		}
+		var t0 int64
+		if s.m.profOn {
+			t0 = profNow()
+		}
 		v, ok := ru.cond(st)
+		if s.m.profOn {
+			s.m.prof.condNS[i] += profNow() - t0
+			s.m.prof.condN[i]++
+		}
 		if st.err != nil {
 			return st.err
 		}

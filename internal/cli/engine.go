@@ -30,6 +30,7 @@ type scanner interface {
 	SetOptions(opts yara.ScanOptions)
 	ScanFile(ctx context.Context, path string) (*yara.Result, error)
 	ScanReader(ctx context.Context, r io.Reader) (*yara.Result, error)
+	Profile() []yara.RuleProfile
 }
 
 // engine creates compilers and loads saved rule sets.

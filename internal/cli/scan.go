@@ -62,6 +62,7 @@ type scanOptions struct {
 	quarantine string           // quarantine.go
 	noProgress bool             // progress.go
 	cpuProfile string           // hidden --cpuprofile: write a CPU profile (pprof)
+	profile    int              // --profile[=N]: print the N costliest rules (profile.go)
 }
 
 func newScanFlags(o *scanOptions) *pflag.FlagSet {
@@ -103,6 +104,8 @@ func newScanFlags(o *scanOptions) *pflag.FlagSet {
 	addVigilScanFlags(fs, &o.vigil)
 	fs.Var(&setValue{Value: newStringValue(&o.quarantine), set: &o.vigil.set}, "quarantine", "move matching files into the quarantine store DIR")
 	fs.BoolVar(&o.noProgress, "no-progress", false, "no progress display on a terminal")
+	fs.IntVar(&o.profile, "profile", 0, "print the N rules that cost the most time to standard error (default 10)")
+	fs.Lookup("profile").NoOptDefVal = "10"
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the scan to FILE (for go tool pprof)")
 	_ = fs.MarkHidden("cpuprofile")
 	fs.VisitAll(func(f *pflag.Flag) {
@@ -177,7 +180,8 @@ func scanHelpRows() [][2]string {
 		{"     --builtin-rules", "use vigil's built-in example rules instead of RULES_FILE"},
 	}, append(vigilScanHelpRows(),
 		[2]string{"     --quarantine=DIR", "move matching files (archives with a matching member) into DIR"},
-		[2]string{"     --no-progress", "no progress display on standard error, even on a terminal"})...)
+		[2]string{"     --no-progress", "no progress display on standard error, even on a terminal"},
+		[2]string{"     --profile[=N]", "print the N rules that cost the most time (default 10) to standard error"})...)
 }
 
 const scanUsage = "Usage: vigil scan [OPTION]... [NAMESPACE:]RULES_FILE... FILE | DIR"
@@ -272,7 +276,11 @@ func (e *env) scan(args []string) int {
 		fmt.Fprintf(e.stdout, "number of rules                    : %d\n", len(rs.Info()))
 	}
 	r := newScanRun(e, o, rs, defs)
-	return r.run(pos[len(pos)-1])
+	code := r.run(pos[len(pos)-1])
+	if o.profile > 0 {
+		r.printProfile(o.profile) // profile.go
+	}
+	return code
 }
 
 // isDir reports whether path names a directory, following symlinks, as

@@ -263,6 +263,7 @@ func (r *scanRun) layerScanner() (scan.Scanner, error) {
 		FastMode:           r.o.fast,
 		CollectNotMatching: r.o.negate || r.o.limit != 0,
 		CollectModuleData:  r.o.printModuleData,
+		Profile:            r.o.profile > 0,
 	})
 	return bytesScanner{s}, nil
 }

@@ -30,6 +30,8 @@ type scanRun struct {
 	mu    sync.Mutex // guards total and the output streams
 	total int64      // matching rules reported so far, for -l
 
+	scanners []scanner // every scanner made, for --profile (guarded by mu)
+
 	prog *progress      // progress display on a terminal, or nil (progress.go)
 	quar *quarantineSet // --quarantine, or nil (quarantine.go)
 }
@@ -106,6 +108,11 @@ func (r *scanRun) newScanner() (scanner, error) {
 		if err := s.SetVariable(d.name, d.value); err != nil {
 			return nil, err
 		}
+	}
+	if r.o.profile > 0 {
+		r.mu.Lock()
+		r.scanners = append(r.scanners, s)
+		r.mu.Unlock()
 	}
 	return s, nil
 }
@@ -207,6 +214,7 @@ func (r *scanRun) scanOne(s scanner, path string) bool {
 		FastMode:           r.o.fast,
 		CollectNotMatching: r.o.negate || r.o.limit != 0,
 		CollectModuleData:  r.o.printModuleData,
+		Profile:            r.o.profile > 0,
 	})
 	res, err := s.ScanFile(r.ctx, path)
 	if r.prog != nil {

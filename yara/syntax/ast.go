@@ -17,6 +17,17 @@ type Pos struct {
 type File struct {
 	Name  string // as given to the parser; used in error messages
 	Decls []Decl
+	hex   *hexSlab
+}
+
+// Release lets later parses reuse the memory of the file's hex strings
+// (their bytes and token slices). Call it only when nothing refers to
+// them any more; the rest of the tree stays valid.
+func (f *File) Release() {
+	if f.hex != nil {
+		f.hex.recycle()
+		f.hex = nil
+	}
 }
 
 // Decl is an *Import, an *Include or a *Rule.

@@ -220,10 +220,7 @@ func (p *parser) operand() Expr {
 		return &FloatLit{Pos: t.pos, Value: t.fval}
 	case tString:
 		p.next()
-		v := t.sval
-		if v == nil {
-			v = []byte{}
-		}
+		v := append([]byte{}, t.sval...) // sval may alias the source
 		return &StringLit{Pos: t.pos, Value: v}
 	case tRegex:
 		// yara types a regexp as a primary expression: it is how module

@@ -34,6 +34,12 @@ func (h *hexScanner) skip() {
 // error and leaves the lexer after the closing '}' if there is one on the
 // way, so that parsing can go on.
 func (l *lexer) scanHex(p Pos) (*HexString, *Error) {
+	if l.hex == nil {
+		l.hex = &hexSlab{}
+	}
+	if l.hex.stack == nil {
+		l.hex.stack = *hexStacks.Get().(*[]HexToken)
+	}
 	h := &hexScanner{l: l}
 	toks := h.seq(0, p)
 	if h.err == nil {
@@ -57,43 +63,63 @@ func (l *lexer) scanHex(p Pos) (*HexString, *Error) {
 }
 
 // seq parses tokens up to '}', '|' or ')' (not consumed). Like yara, a
-// sequence is not empty and neither starts nor ends with a jump.
+// sequence is not empty and neither starts nor ends with a jump. The
+// tokens are gathered on the slab's stack (alternatives nest), then
+// copied to a slice of their exact size.
 func (h *hexScanner) seq(altDepth int, start Pos) []HexToken {
-	var toks []HexToken
+	s := h.l.hex
+	base := len(s.stack)
 	var lastJump bool
 	for h.err == nil {
 		h.skip()
 		l := h.l
 		if l.off >= len(l.src) {
 			h.fail(start, CodeUnterminatedHex, "unterminated hex string")
+			s.stack = s.stack[:base]
 			return nil
 		}
 		p := l.pos()
 		c := l.src[l.off]
 		if c == '}' || c == '|' || c == ')' {
-			if len(toks) == 0 {
+			if len(s.stack) == base {
 				h.fail(p, CodeHexSyntax, "invalid hex string: empty sequence")
 			} else if lastJump {
 				h.fail(p, CodeHexSyntax, "invalid hex string: sequence ends with a jump")
 			}
-			return toks
+			break
 		}
 		switch {
 		case c == '[':
 			j := h.jump(altDepth > 0)
-			if len(toks) == 0 && h.err == nil {
+			if len(s.stack) == base && h.err == nil {
 				h.fail(p, CodeHexSyntax, "invalid hex string: sequence starts with a jump")
 			}
-			toks = append(toks, j)
+			s.stack = append(s.stack, j)
 			lastJump = true
 			continue
 		case c == '(':
-			toks = append(toks, h.alt(altDepth))
+			a := h.alt(altDepth)
+			s.stack = append(s.stack, a)
 		default:
-			toks = append(toks, h.byteTok())
+			b := h.byteTok()
+			s.stack = append(s.stack, b)
+			// Then the bytes that follow after a single space, without
+			// the general loop: byteTok would take them the same way.
+			for l.off+2 < len(l.src) && l.src[l.off] == ' ' && h.err == nil {
+				hi, lo := hexNibble[l.src[l.off+1]], hexNibble[l.src[l.off+2]]
+				if hi&lo&nibOK == 0 {
+					break
+				}
+				l.off++
+				l.col++
+				b := h.byteTok()
+				s.stack = append(s.stack, b)
+			}
 		}
 		lastJump = false
 	}
+	toks := s.tokens(s.stack[base:])
+	s.stack = s.stack[:base]
 	return toks
 }
 
@@ -127,6 +153,23 @@ func (h *hexScanner) alt(altDepth int) *HexAlt {
 	return a
 }
 
+// hexNibble classifies the characters of a hex byte: nibOK for a digit
+// or '?', plus nibDigit and the value for a digit.
+var hexNibble = func() (t [256]byte) {
+	t['?'] = nibOK
+	for c := 0; c < 256; c++ {
+		if isHexDigit(byte(c)) {
+			t[c] = nibOK | nibDigit | hexVal(byte(c))
+		}
+	}
+	return t
+}()
+
+const (
+	nibOK    = 0x80
+	nibDigit = 0x40
+)
+
 func (h *hexScanner) nibble() (v, m byte, ok bool) {
 	l := h.l
 	c := l.peekByte(0)
@@ -144,11 +187,23 @@ func (h *hexScanner) nibble() (v, m byte, ok bool) {
 func (h *hexScanner) byteTok() *HexByte {
 	l := h.l
 	p := l.pos()
-	if l.hex == nil {
-		l.hex = &hexSlab{}
+	b := l.hex.new(p)
+	if l.off+1 < len(l.src) {
+		// Two digits or '?' (no newline in between): the common case.
+		hi, lo := hexNibble[l.src[l.off]], hexNibble[l.src[l.off+1]]
+		if hi&lo&nibOK != 0 {
+			b.Value = (hi&0xF)<<4 | lo&0xF
+			if hi&nibDigit != 0 {
+				b.Mask = 0xF0
+			}
+			if lo&nibDigit != 0 {
+				b.Mask |= 0x0F
+			}
+			l.off += 2
+			l.col += 2
+			return b
+		}
 	}
-	b := l.hex.new()
-	b.Pos = p
 	if l.peekByte(0) == '~' {
 		b.Not = true
 		l.advance()

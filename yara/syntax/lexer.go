@@ -2,6 +2,7 @@ package syntax
 
 import (
 	"strconv"
+	"sync"
 )
 
 // Limits of the lexer. They follow yara 4.2.3.
@@ -138,16 +139,82 @@ type lexer struct {
 	hex *hexSlab
 }
 
-// hexSlab hands out HexByte values from chunks.
-type hexSlab struct{ free []HexByte }
+// hexSlab hands out HexByte values and token slices from chunks. The
+// chunks can be recycled (File.Release): hex strings are most of what
+// large rule sets hold, and most of the garbage of compiling them.
+type hexSlab struct {
+	bytes  []HexByte  // the free part of the current chunk
+	toks   []HexToken // the free part of the current chunk
+	stack  []HexToken // the tokens of the sequences being parsed
+	chunks []*[hexByteChunk]HexByte
+	tchunk []*[hexTokChunk]HexToken
+}
 
-func (s *hexSlab) new() *HexByte {
-	if len(s.free) == 0 {
-		s.free = make([]HexByte, 256)
+// Chunk sizes; token slices over a quarter of hexTokChunk get their own.
+const (
+	hexByteChunk = 512
+	hexTokChunk  = 4096
+)
+
+// Free chunks, and the stacks, kept from one file to the next.
+var (
+	hexByteChunks = sync.Pool{New: func() any { return new([hexByteChunk]HexByte) }}
+	hexTokChunks  = sync.Pool{New: func() any { return new([hexTokChunk]HexToken) }}
+	hexStacks     = sync.Pool{New: func() any { return new([]HexToken) }}
+)
+
+// new returns a HexByte at p with its other fields zero.
+func (s *hexSlab) new(p Pos) *HexByte {
+	if len(s.bytes) == 0 {
+		c := hexByteChunks.Get().(*[hexByteChunk]HexByte)
+		s.chunks = append(s.chunks, c)
+		s.bytes = c[:]
 	}
-	b := &s.free[0]
-	s.free = s.free[1:]
+	b := &s.bytes[0]
+	s.bytes = s.bytes[1:]
+	*b = HexByte{Pos: p}
 	return b
+}
+
+// tokens returns a copy of t of its exact size.
+func (s *hexSlab) tokens(t []HexToken) []HexToken {
+	n := len(t)
+	if n > hexTokChunk/4 {
+		return append(make([]HexToken, 0, n), t...)
+	}
+	if len(s.toks) < n {
+		c := hexTokChunks.Get().(*[hexTokChunk]HexToken)
+		s.tchunk = append(s.tchunk, c)
+		s.toks = c[:]
+	}
+	out := s.toks[:n:n]
+	copy(out, t)
+	s.toks = s.toks[n:]
+	return out
+}
+
+// done returns the stack to hexStacks once the file is parsed.
+func (s *hexSlab) done() {
+	if s.stack == nil || cap(s.stack) > 1<<16 {
+		return
+	}
+	st := s.stack[:cap(s.stack)]
+	clear(st)
+	st = st[:0]
+	s.stack = nil
+	hexStacks.Put(&st)
+}
+
+// recycle gives the chunks back for later files.
+func (s *hexSlab) recycle() {
+	for _, c := range s.chunks {
+		hexByteChunks.Put(c)
+	}
+	for _, c := range s.tchunk {
+		clear(c[:])
+		hexTokChunks.Put(c)
+	}
+	*s = hexSlab{}
 }
 
 func newLexer(file string, src []byte) lexer {
@@ -228,6 +295,16 @@ func hexVal(c byte) byte {
 	}
 }
 
+// keywordText maps each keyword to itself: keyword tokens share its
+// strings instead of copying them from the source.
+var keywordText = func() map[string]string {
+	m := make(map[string]string, len(keywords))
+	for k := range keywords {
+		m[k] = k
+	}
+	return m
+}()
+
 // next returns the next token.
 func (l *lexer) next() token {
 	l.skipSpace()
@@ -242,14 +319,14 @@ func (l *lexer) next() token {
 		for l.off < len(l.src) && isIdentChar(l.src[l.off]) {
 			l.advance()
 		}
-		s := string(l.src[start:l.off])
-		if len(s) > MaxIdentifierLength {
+		b := l.src[start:l.off]
+		if len(b) > MaxIdentifierLength {
 			return l.errTok(p, CodeIdentTooLong, "identifier too long")
 		}
-		if keywords[s] {
-			return token{kind: tKeyword, pos: p, text: s}
+		if kw, ok := keywordText[string(b)]; ok {
+			return token{kind: tKeyword, pos: p, text: kw}
 		}
-		return token{kind: tIdent, pos: p, text: s}
+		return token{kind: tIdent, pos: p, text: string(b)}
 	case isDigit(c):
 		return l.number(p)
 	case c == '"':
@@ -271,7 +348,17 @@ func (l *lexer) stringIdent(p Pos, c byte) token {
 	s := string(l.src[start:l.off])
 	// yara 4.2.3 limits rule and other identifiers, not string
 	// identifiers ($a, #a, @a, !a).
-	k := map[byte]tokKind{'$': tStringID, '#': tCount, '@': tOffset, '!': tLength}[c]
+	var k tokKind
+	switch c {
+	case '$':
+		k = tStringID
+	case '#':
+		k = tCount
+	case '@':
+		k = tOffset
+	case '!':
+		k = tLength
+	}
 	if c == '$' && l.peekByte(0) == '*' {
 		l.advance()
 		k = tStringWild
@@ -375,6 +462,23 @@ func (l *lexer) digitAt(i int, kind byte) bool {
 // \n \t \r \\ \" and \xHH; any other escape is an error. A newline
 // before the closing quote is an error.
 func (l *lexer) text(p Pos) token {
+	// Most strings have no escape: their bytes are the source's (sval
+	// then aliases src: the parser copies what it keeps).
+	for i := l.off + 1; i < len(l.src); i++ {
+		c := l.src[i]
+		if c == '"' {
+			var sval []byte
+			if i > l.off+1 {
+				sval = l.src[l.off+1 : i : i]
+			}
+			l.col += i + 1 - l.off
+			l.off = i + 1
+			return token{kind: tString, pos: p, sval: sval}
+		}
+		if c == '\\' || c == '\n' {
+			break
+		}
+	}
 	start := l.off
 	l.advance()
 	var buf []byte

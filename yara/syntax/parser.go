@@ -35,8 +35,9 @@ type parser struct {
 // `rule`, `import` or `include` keyword after an error.
 func Parse(filename string, src []byte) (*File, error) {
 	p := &parser{lex: newLexer(filename, src), file: filename}
+	defer p.lex.hex.done()
 	p.next()
-	f := &File{Name: filename}
+	f := &File{Name: filename, hex: p.lex.hex}
 	for p.tok.kind != tEOF && len(p.errs) < maxErrors {
 		start := p.lex.off
 		if d := p.decl(); d != nil {
@@ -245,7 +246,7 @@ func (p *parser) stringDef() *StringDef {
 	switch p.tok.kind {
 	case tString:
 		s.Kind = TextString
-		s.Text = p.tok.sval
+		s.Text = append([]byte(nil), p.tok.sval...) // sval may alias the source
 		if len(s.Text) == 0 {
 			p.fail(p.tok.pos, CodeEmptyString, fmt.Sprintf("empty string %q", s.ID))
 		}

@@ -12,7 +12,7 @@
 // input byte class, already resolved through the failure links, so a step
 // is a single table load. The start state and all its children are always
 // dense; further states are dense while the rows fit in a budget that keeps
-// them in the CPU caches (denseBudget, 256 KiB). The remaining, deeper
+// them in the CPU caches (denseBudget, 1 MiB). The remaining, deeper
 // states are sparse: a sorted list of their trie children and a failure
 // link, followed when no child matches.
 //
@@ -36,12 +36,16 @@
 // a dependent table load per byte:
 //
 //   - one byte value leaves the start state: bytes.IndexByte (vectorised);
-//   - few pairs of bytes lead to depth 2: a 64 Ki-bit bitmap of byte pairs,
-//     eight positions per iteration;
+//   - very few pairs of bytes lead to depth 2 (at most 128): a 64 Ki-bit
+//     bitmap of byte pairs, eight positions per iteration. Real data is
+//     full of a few pairs (00 00 in binaries, 48 89 in x86-64 code), so
+//     with more pairs the skip stops too often;
 //   - otherwise, if the triples starting a pattern are sparse: a hashed
 //     bitmap of byte triples (4 KiB to 2 MiB, at least 128 bits per triple,
-//     so few positions are looked at in vain), plus the pair bitmap for one-
-//     and two-byte patterns;
+//     so few positions are looked at in vain). One- and two-byte patterns
+//     add a pair bitmap, unless there are at most 64 such pairs: those go
+//     into the triples with every byte before them, one lookup per
+//     position instead of two;
 //   - otherwise, if few bytes leave the start state: a 256-byte table;
 //   - otherwise the plain table loop.
 //

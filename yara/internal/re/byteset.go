@@ -51,10 +51,14 @@ func (s ByteSet) Min() byte {
 
 // Bytes lists the members in increasing order.
 func (s ByteSet) Bytes() []byte {
-	var out []byte
-	for c := 0; c < 256; c++ {
-		if s.Has(byte(c)) {
-			out = append(out, byte(c))
+	n := s.Len()
+	if n == 0 {
+		return nil
+	}
+	out := make([]byte, 0, n)
+	for i, w := range s {
+		for ; w != 0; w &= w - 1 {
+			out = append(out, byte(i*64+bits.TrailingZeros64(w)))
 		}
 	}
 	return out

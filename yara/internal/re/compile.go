@@ -93,13 +93,54 @@ func Compile(n *Node, opt CompileOptions) (*Prog, error) {
 		return nil, err
 	}
 	p.y = y
+	if y.fast && n.hex && opt == (CompileOptions{}) {
+		// A hex string's node has a pointer per byte; its fast code says
+		// the same (see fastNode), and the Pike VM is rarely needed.
+		p.src = nil
+	}
 	return p, nil
+}
+
+// fastNode rebuilds the pattern of a fast program from its forward code:
+// its bytes and jumps in order, which is what the Pike VM needs of a hex
+// string without alternatives.
+func (y *yprog) fastNode() *Node {
+	code := y.ffwd[:len(y.ffwd)-1] // without the match
+	subs := make([]*Node, len(code))
+	for i := range code {
+		in := &code[i]
+		switch in.op {
+		case yiByte:
+			var s ByteSet
+			if in.a > 0 {
+				s = y.sets[in.a-1]
+			} else if in.val&^in.mask == 0 {
+				s = maskSet(in.val, in.mask)
+			}
+			if in.neg {
+				s = s.Complement()
+			}
+			subs[i] = &Node{Op: OpClass, Set: s}
+		case yiRepAny:
+			subs[i] = &Node{Op: OpRepeat, Subs: []*Node{hexAnyByte}, Min: int(in.a), Max: int(in.b), Lazy: true, quant: '{'}
+		}
+	}
+	if len(subs) == 1 {
+		n := *subs[0]
+		n.hex = true
+		return &n
+	}
+	return &Node{Op: OpConcat, Subs: subs, hex: true}
 }
 
 // pike builds the Pike VM program when first needed.
 func (p *Prog) pike() {
 	p.pikeOnce.Do(func() {
-		t := transform(p.src, p.opt)
+		src := p.src
+		if src == nil {
+			src = p.y.fastNode()
+		}
+		t := transform(src, p.opt)
 		c := &compiler{}
 		c.emit(t)
 		c.add(inst{op: opMatch})

@@ -1,6 +1,9 @@
 package re
 
-import "slices"
+import (
+	"math/bits"
+	"slices"
+)
 
 // yara's atom selection for regexes and hex strings (atoms.c in yara
 // 4.2.3), rebuilt from its documented behaviour: the tree is walked in
@@ -131,9 +134,18 @@ const (
 type atree struct {
 	kind  atreeKind
 	atom  yatom
-	nodes [yMaxAtom]*ynode // leaf: the tree nodes of the atom's bytes
+	nodes [yMaxAtom]aleaf // leaf: the atom's bytes with their entry points
 	subs  []*atree
 }
+
+// aleaf is a byte of the tree that can be part of an atom (yLit, yMasked,
+// yAny), with its entry points in the code.
+type aleaf struct {
+	val, mask byte
+	fwd, bwd  int32
+}
+
+func leafOf(y *ynode) aleaf { return aleaf{y.val, y.mask, y.fwd, y.bwd} }
 
 // chosen is one atom picked for the pattern with its code entry points.
 type chosen struct {
@@ -154,8 +166,72 @@ type atomWalkItem struct {
 // Past it, the nodes left are skipped.
 const maxAtomWalk = 1 << 22
 
+// atomWalk is the state of yara's walk over the leaves of the tree: the
+// last yMaxAtom leaves of the current run and the best atom seen in it.
+type atomWalk struct {
+	recent   [yMaxAtom]aleaf
+	n        int
+	best     yatom
+	bestLeaf [yMaxAtom]aleaf
+	bestQ    int
+	cur      *atree
+}
+
+func (w *atomWalk) window() yatom {
+	var a yatom
+	a.n = w.n
+	for i := 0; i < w.n; i++ {
+		a.b[i], a.m[i] = w.recent[i].val, w.recent[i].mask
+	}
+	return a
+}
+
+// attach ends the current run, adding its best atom to the OR node, and
+// makes t the OR node later runs go to.
+func (w *atomWalk) attach(t *atree) {
+	if w.n > 0 {
+		a := w.window()
+		shift := a.trim()
+		leaf := &atree{kind: atLeaf}
+		if a.quality() > w.bestQ {
+			leaf.atom = a
+			copy(leaf.nodes[:], w.recent[shift:])
+		} else {
+			leaf.atom = w.best
+			leaf.nodes = w.bestLeaf
+		}
+		w.cur.subs = append(w.cur.subs, leaf)
+		w.n = 0
+	}
+	w.cur = t
+	w.bestQ = -1
+}
+
+// leaf adds a byte to the current run.
+func (w *atomWalk) leaf(y aleaf) {
+	if w.n < yMaxAtom {
+		w.recent[w.n] = y
+		w.bestLeaf[w.n] = y
+		w.best.b[w.n], w.best.m[w.n] = y.val, y.mask
+		w.n++
+		w.best.n = w.n
+	} else if w.bestQ < yMaxAtomQuality {
+		a := w.window()
+		shift := a.trim()
+		if q := a.quality(); q > w.bestQ {
+			for i := 0; i < a.n; i++ {
+				w.bestLeaf[i] = w.recent[i+shift]
+			}
+			w.best = a
+			w.bestQ = q
+		}
+		copy(w.recent[:], w.recent[1:])
+		w.recent[yMaxAtom-1] = y
+	}
+}
+
 // buildAtomTree walks the tree the way yara does and returns the root OR
-// node of the atom tree.
+// node of the atom tree. The nodes' entry points must be laid out.
 // a lends its walk stack.
 func buildAtomTree(a *yarena, root *ynode) *atree {
 	top := &atree{kind: atOr}
@@ -164,22 +240,7 @@ func buildAtomTree(a *yarena, root *ynode) *atree {
 		clear(stack[:cap(stack)])
 		a.stack = stack[:0]
 	}()
-	var (
-		recent    [yMaxAtom]*ynode
-		n         int
-		best      yatom
-		bestNodes [yMaxAtom]*ynode
-		bestQ     = -1
-		cur       *atree
-	)
-	window := func() yatom {
-		var a yatom
-		a.n = n
-		for i := 0; i < n; i++ {
-			a.b[i], a.m[i] = recent[i].val, recent[i].mask
-		}
-		return a
-	}
+	w := atomWalk{bestQ: -1}
 	for steps := 0; len(stack) > 0; steps++ {
 		it := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
@@ -187,47 +248,15 @@ func buildAtomTree(a *yarena, root *ynode) *atree {
 			continue
 		}
 		if it.attach != nil {
-			if n > 0 {
-				a := window()
-				shift := a.trim()
-				leaf := &atree{kind: atLeaf}
-				if a.quality() > bestQ {
-					leaf.atom = a
-					copy(leaf.nodes[:], recent[shift:])
-				} else {
-					leaf.atom = best
-					leaf.nodes = bestNodes
-				}
-				cur.subs = append(cur.subs, leaf)
-				n = 0
-			}
-			cur = it.attach
-			bestQ = -1
+			w.attach(it.attach)
 		}
 		if it.n == nil {
 			continue
 		}
+		cur := w.cur
 		switch y := it.n; y.op {
 		case yLit, yMasked, yAny:
-			if n < yMaxAtom {
-				recent[n] = y
-				bestNodes[n] = y
-				best.b[n], best.m[n] = y.val, y.mask
-				n++
-				best.n = n
-			} else if bestQ < yMaxAtomQuality {
-				a := window()
-				shift := a.trim()
-				if q := a.quality(); q > bestQ {
-					for i := 0; i < a.n; i++ {
-						bestNodes[i] = recent[i+shift]
-					}
-					best = a
-					bestQ = q
-				}
-				copy(recent[:], recent[1:])
-				recent[yMaxAtom-1] = y
-			}
+			w.leaf(leafOf(y))
 		case yConcat:
 			stack = slices.Grow(stack, len(y.subs))
 			for i := len(y.subs) - 1; i >= 0; i-- {
@@ -261,7 +290,7 @@ func (t *atree) choose() ([]chosen, int) {
 		if a.n == 0 {
 			return nil, 0
 		}
-		nd := t.nodes[shift]
+		nd := &t.nodes[shift]
 		return []chosen{{atom: a, fwd: nd.fwd, bwd: nd.bwd}}, a.quality()
 	case atOr:
 		var out []chosen
@@ -461,9 +490,9 @@ type ysearch struct {
 const maxSearchAtoms = 16
 
 func newSearch(c chosen, wide, nocase bool) *ysearch {
-	var sets []ByteSet
-	for i := 0; i < c.atom.n; i++ {
-		sets = append(sets, maskSet(c.atom.b[i], c.atom.m[i]))
+	sets := make([]ByteSet, c.atom.n)
+	for i := range sets {
+		sets[i] = maskSet(c.atom.b[i], c.atom.m[i])
 	}
 	if wide {
 		var w []ByteSet
@@ -497,17 +526,36 @@ func newSearch(c chosen, wide, nocase bool) *ysearch {
 	if bestLo < 0 {
 		return nil
 	}
-	atoms := [][]byte{nil}
-	for _, s := range sets[bestLo : bestHi+1] {
-		var next [][]byte
-		for _, a := range atoms {
-			for _, v := range s.Bytes() {
-				next = append(next, append(append([]byte(nil), a...), v))
+	return &ysearch{sets: sets, atoms: product(sets[bestLo:bestHi+1], bestN), delta: bestLo, fwd: c.fwd, bwd: c.bwd}
+}
+
+// product lists the n strings of the product of sets (at most
+// maxSearchAtoms), the first set varying slowest, each byte in
+// increasing order; the strings share one backing array.
+func product(sets []ByteSet, n int) [][]byte {
+	var vals [yMaxAtom][maxSearchAtoms]byte
+	var cnt [yMaxAtom]int
+	for j, s := range sets {
+		for i, w := range s {
+			for ; w != 0; w &= w - 1 {
+				vals[j][cnt[j]] = byte(i*64 + bits.TrailingZeros64(w))
+				cnt[j]++
 			}
 		}
-		atoms = next
 	}
-	return &ysearch{sets: sets, atoms: atoms, delta: bestLo, fwd: c.fwd, bwd: c.bwd}
+	k := len(sets)
+	buf := make([]byte, n*k)
+	out := make([][]byte, n)
+	for i := range out {
+		a := buf[i*k : (i+1)*k : (i+1)*k]
+		r := i
+		for j := k - 1; j >= 0; j-- {
+			a[j] = vals[j][r%cnt[j]]
+			r /= cnt[j]
+		}
+		out[i] = a
+	}
+	return out
 }
 
 // PatternQuality is the quality yara 4.2.3 gives the atoms it chooses for

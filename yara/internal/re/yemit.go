@@ -241,6 +241,8 @@ type yprog struct {
 	fast      bool     // hex string without alternatives: yara's fast matcher
 	wide      bool     // characters are two bytes (wide only)
 	both      bool     // ascii and wide: try ascii, then wide
+	preOnce   sync.Once
+	pre       *yprefix // see rootPrefix
 }
 
 // reverseFast lets fast programs run their backward code from the
@@ -292,6 +294,9 @@ func reversedOf(bwd, fwd []yinst) bool {
 // alternatives), with no backward code when it is the forward code
 // reversed; otherwise as yinst.
 func compileYara(n *Node, opt CompileOptions, greedy bool) (*yprog, error) {
+	if flatHexPath && opt == (CompileOptions{}) && flatHex(n) {
+		return compileFlatHex(n, greedy)
+	}
 	a := newYarena()
 	defer a.release()
 	root := toYara(a, n, CompileOptions{Nocase: opt.Nocase})
@@ -315,6 +320,11 @@ func compileYara(n *Node, opt CompileOptions, greedy bool) (*yprog, error) {
 		p.bwd = append(make([]yinst, 0, len(bwd)), bwd...)
 	}
 	list, q := buildAtomTree(a, root).choose()
+	return p.withAtoms(list, q, opt)
+}
+
+// withAtoms completes p with the chosen atoms of quality q.
+func (p *yprog) withAtoms(list []chosen, q int, opt CompileOptions) (*yprog, error) {
 	p.quality = q
 	ascii := !opt.Wide || opt.ASCII
 	if len(list) == 1 && !(ascii && opt.Wide) {
@@ -329,6 +339,114 @@ func compileYara(n *Node, opt CompileOptions, greedy bool) (*yprog, error) {
 		p.atomList()
 	}
 	return p, nil
+}
+
+// flatHexPath lets compileYara compile flat hex strings directly; tests
+// turn it off to compare.
+var flatHexPath = true
+
+// flatHex reports whether n is a hex string of bytes and jumps only (no
+// alternatives), whose yara tree is a sequence of leaves.
+func flatHex(n *Node) bool {
+	if !n.hex {
+		return false
+	}
+	if n.Op != OpConcat {
+		return flatHexItem(n)
+	}
+	for _, s := range n.Subs {
+		if !flatHexItem(s) {
+			return false
+		}
+	}
+	return true
+}
+
+func flatHexItem(s *Node) bool {
+	switch s.Op {
+	case OpClass:
+		return true
+	case OpRepeat:
+		return s.Lazy && s.quant == '{' && s.Subs[0].Op == OpClass && s.Subs[0].kind == kindAny
+	}
+	return false
+}
+
+// compileFlatHex is compileYara for a flat hex string (see flatHex). Its
+// tree would be a sequence of bytes and jumps, each one instruction of
+// the fast matcher, with the backward code the forward code reversed:
+// the code and the atoms are made from the nodes without building the
+// tree, the same way (TestFlatHex compares).
+func compileFlatHex(n *Node, greedy bool) (*yprog, error) {
+	subs := n.Subs
+	if n.Op != OpConcat {
+		subs = []*Node{n}
+	}
+	p := &yprog{root: 0, greedy: greedy, fast: true}
+	code := make([]finst, len(subs)+1)
+	top := &atree{kind: atOr}
+	w := atomWalk{bestQ: -1}
+	w.attach(top)
+	for i, s := range subs {
+		f := &code[i]
+		if s.Op == OpRepeat {
+			// toYara's yRangeAny: a boundary of atoms.
+			f.op, f.a, f.b = yiRepAny, int32(s.Min), int32(s.Max)
+			if s.Max < 0 {
+				f.b = yRangeMax
+			}
+			p.test(&s.Subs[0].Set) // as toYara does
+			w.attach(w.cur)
+			continue
+		}
+		f.op = yiByte
+		var t byteTest
+		if s.kind == kindLit && s.Set.Len() == 1 && s.Set.Has(s.val) {
+			t = byteTest{val: s.val, mask: 0xFF}
+		} else {
+			t = p.test(&s.Set)
+		}
+		f.val, f.mask, f.neg, f.a = t.val, t.mask, t.neg, t.class
+		switch s.kind {
+		case kindLit, kindMasked:
+			// The backward code of byte i ends after the bytes from the
+			// end down to i: it is the one of the code reversed.
+			w.leaf(aleaf{val: s.val, mask: s.mask, fwd: int32(i), bwd: int32(len(subs) - i)})
+		case kindAny:
+			w.leaf(aleaf{fwd: int32(i), bwd: int32(len(subs) - i)})
+		default:
+			w.attach(w.cur) // a yClass node: a boundary too
+		}
+	}
+	w.attach(top)
+	code[len(subs)] = finst{op: yiMatch}
+	p.ffwd = code
+	if !reverseFast {
+		p.fbwd = make([]finst, len(code))
+		for i := range subs {
+			p.fbwd[i] = code[len(subs)-1-i]
+		}
+		p.fbwd[len(subs)] = code[len(subs)]
+	}
+	list, q := top.choose()
+	return p.withAtoms(list, q, CompileOptions{})
+}
+
+// test is yarena.test for a program built without an arena.
+func (p *yprog) test(s *ByteSet) byteTest {
+	if *s == fullSet {
+		return byteTest{val: 1, mask: 0, neg: true} // maskTest's, quicker
+	}
+	if t, ok := maskTest(s); ok {
+		return t
+	}
+	for i := range p.sets {
+		if p.sets[i] == *s {
+			return byteTest{class: int32(i + 1)}
+		}
+	}
+	p.sets = append(p.sets, *s)
+	return byteTest{class: int32(len(p.sets))}
 }
 
 // finst is an instruction of the fast matcher (yfast): a yinst cut down

@@ -54,9 +54,16 @@ type yarena struct {
 	used   int            // nodes taken from it
 	sets   []ByteSet      // the classes that are not of the mask form (byteTest)
 	stack  []atomWalkItem // buildAtomTree's
+	// The nodes' subs slices, cut from chunks the same way.
+	subChunks [][]*ynode
+	sci       int
+	subUsed   int
 }
 
-const yarenaChunk = 256
+const (
+	yarenaChunk    = 256
+	yarenaSubChunk = 4096
+)
 
 var yarenas = sync.Pool{New: func() any { return new(yarena) }}
 
@@ -66,10 +73,29 @@ func newYarena() *yarena { return yarenas.Get().(*yarena) }
 // more. The sets belong to the caller.
 func (a *yarena) release() {
 	a.ci, a.used, a.sets = 0, 0, nil
-	if len(a.chunks) > 64 || cap(a.stack) > 1<<16 {
-		a.chunks, a.stack = nil, nil // do not keep the arena of a huge pattern
+	a.sci, a.subUsed = 0, 0
+	if len(a.chunks) > 64 || cap(a.stack) > 1<<16 || len(a.subChunks) > 4 {
+		// Do not keep the arena of a huge pattern.
+		a.chunks, a.stack, a.subChunks = nil, nil, nil
 	}
 	yarenas.Put(a)
+}
+
+// subs returns a slice of n nodes for a node's subs.
+func (a *yarena) subs(n int) []*ynode {
+	for {
+		if a.sci == len(a.subChunks) {
+			a.subChunks = append(a.subChunks, make([]*ynode, max(n, yarenaSubChunk)))
+		}
+		c := a.subChunks[a.sci]
+		if end := a.subUsed + n; end <= len(c) {
+			s := c[a.subUsed:end:end]
+			a.subUsed = end
+			return s
+		}
+		a.sci++
+		a.subUsed = 0
+	}
 }
 
 func (a *yarena) node() *ynode {
@@ -144,7 +170,7 @@ func (a *yarena) toYara(n *Node, opt CompileOptions) *ynode {
 		y.op = yNotWordB
 	case OpConcat:
 		y.op = yConcat
-		y.subs = make([]*ynode, len(n.Subs))
+		y.subs = a.subs(len(n.Subs))
 		for i, s := range n.Subs {
 			y.subs[i] = a.toYara(s, opt)
 		}
@@ -153,7 +179,8 @@ func (a *yarena) toYara(n *Node, opt CompileOptions) *ynode {
 		y = a.toYara(n.Subs[0], opt)
 		for _, s := range n.Subs[1:] {
 			alt := a.node()
-			alt.op, alt.subs = yAlt, []*ynode{y, a.toYara(s, opt)}
+			alt.op, alt.subs = yAlt, a.subs(2)
+			alt.subs[0], alt.subs[1] = y, a.toYara(s, opt)
 			y = alt
 		}
 	case OpRepeat:
@@ -179,7 +206,8 @@ func (a *yarena) toYara(n *Node, opt CompileOptions) *ynode {
 				y.max = yRangeMax
 			}
 		}
-		y.subs = []*ynode{a.toYara(sub, opt)}
+		y.subs = a.subs(1)
+		y.subs[0] = a.toYara(sub, opt)
 	}
 	return y
 }

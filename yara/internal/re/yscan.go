@@ -13,6 +13,32 @@ type yscratch struct {
 
 var yscratchPool = sync.Pool{New: func() any { return new(yscratch) }}
 
+// YaraScratch is the state of YaraVerifyScratch kept between calls: one
+// per goroutine (the rule engine's Scanner keeps one). The zero value is
+// ready to use. Besides the machines' memory it keeps, for a pattern
+// without atoms verified at increasing offsets of one data slice, where
+// the next start that can match is (see yreject.go); Reset forgets it and
+// must be called when the bytes of a slice change under the same address
+// before a new pass over it.
+type YaraScratch struct {
+	s       yscratch
+	scan    prefixScan
+	skipEnd int // see TakeSkipEnd
+}
+
+// Reset forgets what earlier calls found about the data.
+func (s *YaraScratch) Reset() { s.scan.reset(); s.skipEnd = 0 }
+
+// TakeSkipEnd returns, right after YaraVerifyScratch(s, data, -1, pos,
+// found), an offset e such that the calls at every start in (pos, e)
+// would find nothing either (0 or pos+1: nothing is known), and forgets
+// it: the caller may skip those calls.
+func (s *YaraScratch) TakeSkipEnd() int {
+	e := s.skipEnd
+	s.skipEnd = 0
+	return e
+}
+
 // YaraAtoms returns the atoms yara 4.2.3 searches for the pattern, in
 // the order yara lists them (which decides the verification order of
 // atoms found at the same place). nil means yara's zero-length atom: the
@@ -43,6 +69,55 @@ func (p *Prog) YaraVerify(data []byte, i, pos int, found func(start, n int, wide
 	return p.yaraVerify(data, fwd, bwd, pos, found)
 }
 
+// YaraVerifyScratch is YaraVerify with the caller's scratch. For the
+// zero-length atom (i = -1) it skips, without running the machine, the
+// starts where a match cannot begin (see yreject.go); it is fastest when
+// called at every offset of a slice in increasing order.
+func (p *Prog) YaraVerifyScratch(s *YaraScratch, data []byte, i, pos int, found func(start, n int, wide bool)) error {
+	s.skipEnd = 0
+	if pos < 0 || pos >= len(data) {
+		return nil
+	}
+	if i >= 0 {
+		a := &p.y.atomList()[i]
+		return p.yaraVerifyWith(&s.s, data, a.fwd, a.bwd, pos, found)
+	}
+	y := p.y
+	ascii, wide := !y.wide, y.wide || y.both
+	if pre := y.rootPrefix(); pre != nil && usePrefix {
+		if ascii {
+			ascii = s.scan.asciiOK(y, pre, data, pos)
+			if !wide {
+				// Only the ascii form: the next start with the prefix
+				// is the next that can match.
+				s.skipEnd = s.scan.next
+			}
+		}
+		if wide {
+			wide = pre.wideOK(data, pos)
+		}
+		if !ascii && !wide {
+			return nil
+		}
+	}
+	return p.yaraVerifyForms(&s.s, data, y.root, -1, pos, found, ascii, wide)
+}
+
+// YaraSearchVerifyScratch is YaraSearchVerify with the caller's scratch.
+func (p *Prog) YaraSearchVerifyScratch(s *YaraScratch, data []byte, q int, found func(start, n int, wide bool)) error {
+	ys := p.y.search
+	pos := q - ys.delta
+	if pos < 0 || pos+len(ys.sets) > len(data) {
+		return nil
+	}
+	for i := range ys.sets {
+		if !ys.sets[i].Has(data[pos+i]) {
+			return nil
+		}
+	}
+	return p.yaraVerifyWith(&s.s, data, ys.fwd, ys.bwd, pos, found)
+}
+
 func (p *Prog) yaraVerify(data []byte, fwd, bwd int32, pos int, found func(start, n int, wide bool)) error {
 	s := yscratchPool.Get().(*yscratch)
 	defer yscratchPool.Put(s)
@@ -50,6 +125,13 @@ func (p *Prog) yaraVerify(data []byte, fwd, bwd int32, pos int, found func(start
 }
 
 func (p *Prog) yaraVerifyWith(s *yscratch, data []byte, fwd, bwd int32, pos int, found func(start, n int, wide bool)) error {
+	return p.yaraVerifyForms(s, data, fwd, bwd, pos, found, !p.y.wide, p.y.wide || p.y.both)
+}
+
+// yaraVerifyForms verifies the ascii form when ascii is set, then, when
+// that found nothing, the wide form when wide is set. A form is left out
+// only when it is known to find nothing (yreject.go).
+func (p *Prog) yaraVerifyForms(s *yscratch, data []byte, fwd, bwd int32, pos int, found func(start, n int, wide bool), ascii, wide bool) error {
 	y := p.y
 	if fwd < 0 {
 		// No forward code: the piece is empty (a chain piece between two
@@ -77,15 +159,15 @@ func (p *Prog) yaraVerifyWith(s *yscratch, data []byte, fwd, bwd int32, pos int,
 		m.data = nil
 		return n, m.err
 	}
-	n, wide := -1, false
+	n, isWide := -1, false
 	var err error
-	if !y.wide {
+	if ascii {
 		if n, err = run(y.fwd, fwd, false, false, false, nil); err != nil {
 			return err
 		}
 	}
-	if n < 0 && (y.wide || y.both) {
-		wide = true
+	if n < 0 && wide {
+		isWide = true
 		if n, err = run(y.fwd, fwd, false, true, false, nil); err != nil {
 			return err
 		}
@@ -94,11 +176,11 @@ func (p *Prog) yaraVerifyWith(s *yscratch, data []byte, fwd, bwd int32, pos int,
 		return nil
 	}
 	if bwd < 0 {
-		found(pos, n, wide)
+		found(pos, n, isWide)
 		return nil
 	}
-	_, err = run(y.bwd, bwd, true, wide, true, func(back int) {
-		found(pos-back, back+n, wide)
+	_, err = run(y.bwd, bwd, true, isWide, true, func(back int) {
+		found(pos-back, back+n, isWide)
 	})
 	return err
 }
@@ -155,9 +237,13 @@ func (p *Prog) YaraScan(data []byte) ([]YaraMatch, error) {
 	}
 	atoms := p.y.atomList()
 	if len(atoms) == 0 {
-		for pos := range data {
-			if err := p.YaraVerify(data, -1, pos, add); err != nil {
+		sc := new(YaraScratch)
+		for pos := 0; pos < len(data); pos++ {
+			if err := p.YaraVerifyScratch(sc, data, -1, pos, add); err != nil {
 				return nil, err
+			}
+			if e := sc.TakeSkipEnd(); e > pos+1 {
+				pos = e - 1 // starts that find nothing
 			}
 		}
 	} else {
