@@ -24,7 +24,7 @@ func (r *scanRun) printProfile(n int) {
 	}
 	w := r.e.stderr
 	slow := yara.SlowestRules(all, n)
-	fmt.Fprintf(w, "profile: %d rules; checking strings took %s, conditions %s (CPU time, summed over %d scanners)\n",
+	fmt.Fprintf(w, "profile: %d rules; checking strings took %s, conditions %s (elapsed time in the scanners, summed over %d)\n",
 		len(all), fmtSeconds(match), fmtSeconds(cond), len(r.scanners))
 	if len(slow) == 0 {
 		return
