@@ -68,18 +68,7 @@ func TestHexPrefilterKeepsMatches(t *testing.T) {
 			plants = append(plants, plant)
 		}
 		src := "rule r { strings: " + strings.Join(defs, " ") + " condition: any of them }"
-		data := make([]byte, 0, 4096)
-		for len(data) < 4000 {
-			if rng.Intn(8) == 0 {
-				p := append([]byte(nil), plants[rng.Intn(len(plants))]...)
-				if len(p) > 0 && rng.Intn(2) == 0 {
-					p[rng.Intn(len(p))] ^= byte(1 + rng.Intn(255)) // a near miss
-				}
-				data = append(data, p...)
-				continue
-			}
-			data = append(data, []byte{0x85, 0xC0, 0x0F, 0x84, 0x8B, 0x45, 0x00}[rng.Intn(7)])
-		}
+		data := plantedData(rng, 4000, 8, plants, []byte{0x85, 0xC0, 0x0F, 0x84, 0x8B, 0x45, 0x00})
 		var got [2][]MatchRule
 		for k, on := range []bool{false, true} {
 			usePrefilters = on
@@ -123,4 +112,23 @@ func summary(rs []MatchRule) string {
 		}
 	}
 	return b.String()
+}
+
+// plantedData returns at least n bytes of random filler bytes with, one
+// time in every, one of the plants, half of them with one byte changed (a
+// near miss).
+func plantedData(rng *rand.Rand, n, every int, plants [][]byte, filler []byte) []byte {
+	data := make([]byte, 0, n+64)
+	for len(data) < n {
+		if rng.Intn(every) == 0 {
+			p := append([]byte(nil), plants[rng.Intn(len(plants))]...)
+			if len(p) > 0 && rng.Intn(2) == 0 {
+				p[rng.Intn(len(p))] ^= byte(1 + rng.Intn(255))
+			}
+			data = append(data, p...)
+			continue
+		}
+		data = append(data, filler[rng.Intn(len(filler))])
+	}
+	return data
 }

@@ -66,18 +66,7 @@ func TestHitChecksKeepMatches(t *testing.T) {
 			plants = append(plants, plant)
 		}
 		src := "rule r { strings: " + strings.Join(defs, " ") + " condition: any of them }"
-		data := make([]byte, 0, 2048)
-		for len(data) < 2000 {
-			if rng.Intn(6) == 0 {
-				p := append([]byte(nil), plants[rng.Intn(len(plants))]...)
-				if len(p) > 0 && rng.Intn(2) == 0 {
-					p[rng.Intn(len(p))] ^= byte(1 + rng.Intn(255)) // a near miss
-				}
-				data = append(data, p...)
-				continue
-			}
-			data = append(data, letters[rng.Intn(len(letters))])
-		}
+		data := plantedData(rng, 2000, 6, plants, letters)
 		if rng.Intn(2) == 0 {
 			data = data[:len(data)-rng.Intn(16)] // plants cut at the end
 		}

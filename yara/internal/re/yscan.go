@@ -105,6 +105,10 @@ func (p *Prog) YaraVerifyScratch(s *YaraScratch, data []byte, i, pos int, found 
 
 // YaraSearchVerifyScratch is YaraSearchVerify with the caller's scratch.
 func (p *Prog) YaraSearchVerifyScratch(s *YaraScratch, data []byte, q int, found func(start, n int, wide bool)) error {
+	return p.yaraSearchVerifyWith(&s.s, data, q, found)
+}
+
+func (p *Prog) yaraSearchVerifyWith(s *yscratch, data []byte, q int, found func(start, n int, wide bool)) error {
 	ys := p.y.search
 	pos := q - ys.delta
 	if pos < 0 || pos+len(ys.sets) > len(data) {
@@ -115,7 +119,7 @@ func (p *Prog) YaraSearchVerifyScratch(s *YaraScratch, data []byte, q int, found
 			return nil
 		}
 	}
-	return p.yaraVerifyWith(&s.s, data, ys.fwd, ys.bwd, pos, found)
+	return p.yaraVerifyWith(s, data, ys.fwd, ys.bwd, pos, found)
 }
 
 func (p *Prog) yaraVerify(data []byte, fwd, bwd int32, pos int, found func(start, n int, wide bool)) error {
@@ -201,17 +205,9 @@ func (p *Prog) YaraSearchAtoms() (atoms [][]byte, ok bool) {
 // YaraSearchAtoms occurs at data[q]: if a yara atom occurs there, it
 // does what YaraVerify does for it.
 func (p *Prog) YaraSearchVerify(data []byte, q int, found func(start, n int, wide bool)) error {
-	s := p.y.search
-	pos := q - s.delta
-	if pos < 0 || pos+len(s.sets) > len(data) {
-		return nil
-	}
-	for i := range s.sets {
-		if !s.sets[i].Has(data[pos+i]) {
-			return nil
-		}
-	}
-	return p.yaraVerify(data, s.fwd, s.bwd, pos, found)
+	s := yscratchPool.Get().(*yscratch)
+	defer yscratchPool.Put(s)
+	return p.yaraSearchVerifyWith(s, data, q, found)
 }
 
 // YaraMatch is one match of a pattern.
