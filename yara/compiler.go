@@ -59,6 +59,8 @@ type Compiler struct {
 	readInclude func(path string) ([]byte, error)
 	// recording is false while Load replays saved sources.
 	recording bool
+	// discard: the sources are not kept (DiscardSources).
+	discard bool
 }
 
 // NewCompiler returns a compiler with the built-in modules available.
@@ -77,6 +79,13 @@ func newCompiler(mods map[string]*module.Module) *Compiler {
 	}
 	c.readInclude = c.readIncludeFile
 	return c
+}
+
+// DiscardSources makes the compiler keep no copy of the sources it
+// compiles, for a program that scans with the rules and never saves them:
+// Save fails on the rules it returns. Call it before adding sources.
+func (c *Compiler) DiscardSources() {
+	c.discard = true
 }
 
 // Compile compiles rules from a single source in the default namespace.
@@ -175,7 +184,7 @@ func (c *Compiler) add(name string, src []byte, namespace string, isFile bool) e
 	if namespace == "" {
 		namespace = "default"
 	}
-	if c.recording {
+	if c.recording && !c.discard {
 		saved := src
 		if !isFile || len(src) == 0 {
 			saved = append([]byte(nil), src...) // an empty one is saved as null
@@ -286,7 +295,7 @@ func (c *Compiler) compileInclude(file string, d *syntax.Include, ns int) {
 		c.diag(SeverityError, CodeInclude, file, d.Pos, "", fmt.Sprintf("can't open include file: %s", d.Path))
 		return
 	}
-	if c.recording {
+	if c.recording && !c.discard {
 		c.included[abs] = src
 	}
 	c.includeStack = append(c.includeStack, abs)
@@ -323,6 +332,7 @@ func (c *Compiler) Rules() (*Rules, error) {
 		maxSlots:   c.maxSlots,
 		sources:    append([]savedSource(nil), c.sources...),
 		included:   map[string][]byte{},
+		unsaved:    c.discard,
 	}
 	for k, v := range c.extIndex {
 		r.extIndex[k] = v

@@ -28,6 +28,7 @@ type Rules struct {
 	// For Save: everything needed to compile the same rules again.
 	sources  []savedSource
 	included map[string][]byte
+	unsaved  bool // compiled with DiscardSources: Save fails
 }
 
 // rule is one compiled rule.

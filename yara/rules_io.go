@@ -24,6 +24,10 @@ const (
 	maxLoadSize = 1 << 30
 )
 
+// ErrNoSources is returned by Save for rules compiled without their
+// sources (Compiler.DiscardSources).
+var ErrNoSources = errors.New("yara: rules compiled without keeping their sources cannot be saved")
+
 // ErrFormat is returned (wrapped) by Load for data that is not a saved rule
 // set of a supported version.
 var ErrFormat = errors.New("yara: not a saved rule set")
@@ -52,21 +56,10 @@ type savedExternal struct {
 // (TestSaveJSON), written a source at a time: encoding the whole of it at
 // once held a second copy of every source, base64-encoded.
 func (r *Rules) Save(w io.Writer) error {
-	var exts []savedExternal
-	for _, e := range r.externals {
-		se := savedExternal{Name: e.name}
-		switch e.val.k {
-		case kBool:
-			se.Kind, se.Int = "bool", e.val.i
-		case kInt:
-			se.Kind, se.Int = "int", e.val.i
-		case kFloat:
-			se.Kind, se.Float = "float", e.val.f
-		case kString:
-			se.Kind, se.Str = "string", e.val.s
-		}
-		exts = append(exts, se)
+	if r.unsaved {
+		return ErrNoSources
 	}
+	exts := r.savedExternals()
 	bw := bufio.NewWriter(w)
 	bw.WriteString(saveMagic)
 	fmt.Fprintf(bw, `{"version":%d,"sources":`, saveVersion)
@@ -134,6 +127,17 @@ func writeJSONBytes(w *bufio.Writer, b []byte) {
 
 // Load reads a rule set written by Save and compiles it again.
 func Load(rd io.Reader) (*Rules, error) {
+	return load(rd, true)
+}
+
+// LoadDiscard is Load for a program that only scans with the rules: like
+// Compiler.DiscardSources, it keeps no copy of the sources, and Save
+// fails on the rules.
+func LoadDiscard(rd io.Reader) (*Rules, error) {
+	return load(rd, false)
+}
+
+func load(rd io.Reader, keep bool) (*Rules, error) {
 	data, err := io.ReadAll(io.LimitReader(rd, maxLoadSize+1))
 	if err != nil {
 		return nil, err
@@ -152,6 +156,9 @@ func Load(rd io.Reader) (*Rules, error) {
 		return nil, fmt.Errorf("%w: unsupported version %d", ErrFormat, sr.Version)
 	}
 	c := NewCompiler()
+	if !keep {
+		c.DiscardSources()
+	}
 	c.readInclude = func(path string) ([]byte, error) {
 		if b, ok := sr.Included[path]; ok {
 			return b, nil
@@ -176,8 +183,12 @@ func Load(rd io.Reader) (*Rules, error) {
 			return nil, fmt.Errorf("%w: %v", ErrFormat, err)
 		}
 	}
-	for _, s := range sr.Sources {
-		c.sources = append(c.sources, s)
+	for i, s := range sr.Sources {
+		if keep {
+			c.sources = append(c.sources, s)
+		} else {
+			sr.Sources[i].Src = nil // compiled: let it go
+		}
 		c.recording = false
 		err := c.add(s.Name, s.Src, s.Namespace, s.File)
 		c.recording = true
@@ -185,9 +196,31 @@ func Load(rd io.Reader) (*Rules, error) {
 			return nil, err
 		}
 	}
-	c.included = sr.Included
+	if keep {
+		c.included = sr.Included
+	}
 	if c.included == nil {
 		c.included = map[string][]byte{}
 	}
 	return c.Rules()
+}
+
+// savedExternals returns the external variables as Save writes them.
+func (r *Rules) savedExternals() []savedExternal {
+	var exts []savedExternal
+	for _, e := range r.externals {
+		se := savedExternal{Name: e.name}
+		switch e.val.k {
+		case kBool:
+			se.Kind, se.Int = "bool", e.val.i
+		case kInt:
+			se.Kind, se.Int = "int", e.val.i
+		case kFloat:
+			se.Kind, se.Float = "float", e.val.f
+		case kString:
+			se.Kind, se.Str = "string", e.val.s
+		}
+		exts = append(exts, se)
+	}
+	return exts
 }

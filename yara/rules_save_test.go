@@ -39,21 +39,7 @@ func TestSaveJSON(t *testing.T) {
 		var want bytes.Buffer
 		bw := bufio.NewWriter(&want)
 		bw.WriteString(saveMagic)
-		sr := savedRules{Version: saveVersion, Sources: r.sources, Included: r.included}
-		for _, e := range r.externals {
-			se := savedExternal{Name: e.name}
-			switch e.val.k {
-			case kBool:
-				se.Kind, se.Int = "bool", e.val.i
-			case kInt:
-				se.Kind, se.Int = "int", e.val.i
-			case kFloat:
-				se.Kind, se.Float = "float", e.val.f
-			case kString:
-				se.Kind, se.Str = "string", e.val.s
-			}
-			sr.Externals = append(sr.Externals, se)
-		}
+		sr := savedRules{Version: saveVersion, Sources: r.sources, Included: r.included, Externals: r.savedExternals()}
 		if err := json.NewEncoder(bw).Encode(&sr); err != nil {
 			t.Fatal(err)
 		}

@@ -36,15 +36,23 @@ type scanner interface {
 // engine creates compilers and loads saved rule sets.
 type engine struct {
 	newCompiler func() compiler
-	load        func(r io.Reader) (ruleSet, error)
+	// newScanCompiler makes a compiler for rules that are only scanned
+	// with, never saved: it keeps no copy of the sources.
+	newScanCompiler func() compiler
+	load            func(r io.Reader) (ruleSet, error)
 }
 
 // yaraEngine is the engine of package yara.
 func yaraEngine() engine {
 	return engine{
 		newCompiler: func() compiler { return yaraCompiler{yara.NewCompiler()} },
+		newScanCompiler: func() compiler {
+			c := yara.NewCompiler()
+			c.DiscardSources()
+			return yaraCompiler{c}
+		},
 		load: func(r io.Reader) (ruleSet, error) {
-			rs, err := yara.Load(r)
+			rs, err := yara.LoadDiscard(r) // scan -C: never saved again
 			if err != nil {
 				return nil, err
 			}

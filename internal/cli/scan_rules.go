@@ -53,7 +53,7 @@ func (e *env) scanRules(o *scanOptions, files []string, defs []define) (ruleSet,
 	if o.compiled {
 		return e.compiledRules(o, files, defs)
 	}
-	c := e.eng.newCompiler()
+	c := e.eng.newScanCompiler()
 	for _, d := range defs {
 		if err := c.DefineVariable(d.name, d.value); err != nil {
 			fmt.Fprintf(e.stderr, "error: %v\n", err)

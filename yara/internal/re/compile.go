@@ -105,10 +105,9 @@ func Compile(n *Node, opt CompileOptions) (*Prog, error) {
 // its bytes and jumps in order, which is what the Pike VM needs of a hex
 // string without alternatives.
 func (y *yprog) fastNode() *Node {
-	code := y.ffwd[:len(y.ffwd)-1] // without the match
-	subs := make([]*Node, len(code))
-	for i := range code {
-		in := &code[i]
+	subs := make([]*Node, y.ffwd.len()-1) // without the match
+	for i := range subs {
+		in := y.ffwd.inst(i)
 		switch in.op {
 		case yiByte:
 			var s ByteSet

@@ -92,6 +92,7 @@ type yemitter struct {
 	code      []yinst
 	splits    int32
 	backwards bool
+	fast      []finst // scratch for fast code before packFast
 }
 
 func (e *yemitter) pc() int32 { return int32(len(e.code)) }
@@ -227,8 +228,8 @@ const maxSplits = 128
 // yprog is a pattern compiled the yara way.
 type yprog struct {
 	fwd, bwd  []yinst    // the code (not fast)
-	ffwd      []finst    // fast: the forward code
-	fbwd      []finst    // fast: the backward code; nil: ffwd reversed (see reversedOf)
+	ffwd      fcode      // fast: the forward code
+	fbwd      fcode      // fast: the backward code; nil: ffwd reversed (see reversedOf)
 	sets      []ByteSet  // the byte classes of the code (byteTest.class)
 	root      int32      // forward entry of the whole pattern
 	atoms     []YaraAtom // see atomList
@@ -268,6 +269,9 @@ func getEmitter() *yemitter { return yemitters.Get().(*yemitter) }
 func putEmitter(e *yemitter) {
 	if cap(e.code) > 1<<16 {
 		e.code = nil // do not keep the buffer of a huge pattern
+	}
+	if cap(e.fast) > 1<<16 {
+		e.fast = nil
 	}
 	yemitters.Put(e)
 }
@@ -311,9 +315,11 @@ func compileYara(n *Node, opt CompileOptions, greedy bool) (*yprog, error) {
 	p := &yprog{sets: a.sets, root: root.fwd, greedy: greedy, wide: opt.Wide && !opt.ASCII, both: opt.Wide && opt.ASCII}
 	p.fast = n.hex && fastCode(fwd)
 	if p.fast {
-		p.ffwd = fastInsts(fwd)
+		ef.fast = fastInsts(ef.fast, fwd)
+		p.ffwd = packFast(ef.fast)
 		if !reverseFast || !reversedOf(bwd, fwd) {
-			p.fbwd = fastInsts(bwd)
+			ef.fast = fastInsts(ef.fast, bwd)
+			p.fbwd = packFast(ef.fast)
 		}
 	} else {
 		p.fwd = append(make([]yinst, 0, len(fwd)), fwd...)
@@ -383,7 +389,10 @@ func compileFlatHex(n *Node, greedy bool) (*yprog, error) {
 		subs = []*Node{n}
 	}
 	p := &yprog{root: 0, greedy: greedy, fast: true}
-	code := make([]finst, len(subs)+1)
+	e := getEmitter()
+	defer putEmitter(e)
+	code := append(e.fast[:0], make([]finst, len(subs)+1)...)
+	e.fast = code
 	top := &atree{kind: atOr}
 	w := atomWalk{bestQ: -1}
 	w.attach(top)
@@ -420,13 +429,14 @@ func compileFlatHex(n *Node, greedy bool) (*yprog, error) {
 	}
 	w.attach(top)
 	code[len(subs)] = finst{op: yiMatch}
-	p.ffwd = code
+	p.ffwd = packFast(code)
 	if !reverseFast {
-		p.fbwd = make([]finst, len(code))
+		bwd := make([]finst, len(code))
 		for i := range subs {
-			p.fbwd[i] = code[len(subs)-1-i]
+			bwd[i] = code[len(subs)-1-i]
 		}
-		p.fbwd[len(subs)] = code[len(subs)]
+		bwd[len(subs)] = code[len(subs)]
+		p.fbwd = packFast(bwd)
 	}
 	list, q := top.choose()
 	return p.withAtoms(list, q, CompileOptions{})
@@ -450,8 +460,7 @@ func (p *yprog) test(s *ByteSet) byteTest {
 }
 
 // finst is an instruction of the fast matcher (yfast): a yinst cut down
-// to what that matcher reads, 12 bytes instead of 28. Hex strings are
-// most of the code of real rule sets.
+// to what that matcher reads. Programs keep it packed (fcode).
 type finst struct {
 	op        yiop
 	val, mask byte  // yiByte: the byteTest
@@ -466,9 +475,9 @@ func (in *finst) has(sets []ByteSet, c byte) bool {
 	return (c&in.mask == in.val) != in.neg
 }
 
-// fastInsts converts code that fastCode accepts.
-func fastInsts(code []yinst) []finst {
-	out := make([]finst, len(code))
+// fastInsts converts code that fastCode accepts, into out's memory.
+func fastInsts(out []finst, code []yinst) []finst {
+	out = append(out[:0], make([]finst, len(code))...)
 	for i := range code {
 		in := &code[i]
 		f := finst{op: in.op}

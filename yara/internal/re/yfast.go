@@ -34,13 +34,10 @@ func (f *yfast) alloc() int32 {
 	return int32(len(f.pos) - 1)
 }
 
-// yMatchInst is the match that ends a reversed code.
-var yMatchInst = finst{op: yiMatch}
-
 // exec runs code from pc at data[at] (backwards: at data[at-1] going
 // down). See yvm.exec for the results. rev says that the code to run is
 // code reversed, its match kept last (see reversedOf).
-func (f *yfast) exec(code []finst, rev bool, sets []ByteSet, pc int32, data []byte, at int, backwards, exhaustive bool, found func(n int)) int {
+func (f *yfast) exec(code fcode, rev bool, sets []ByteSet, pc int32, data []byte, at int, backwards, exhaustive bool, found func(n int)) int {
 	f.pos = f.pos[:0]
 	f.free = f.free[:0]
 	incr, avail := 1, len(data)-at
@@ -72,12 +69,25 @@ func (f *yfast) exec(code []finst, rev bool, sets []ByteSet, pc int32, data []by
 		f.free = append(f.free, i)
 	}
 	ip := pc
+	n, wide := int32(code.len()), code.wide()
+	var inst finst
+	in := &inst
 	for round := 0; first != nilFiber; round++ {
-		in := &yMatchInst
-		if !rev {
-			in = &code[ip]
-		} else if j := int32(len(code)) - 2 - ip; j >= 0 {
-			in = &code[j]
+		j := ip
+		if rev {
+			j = n - 2 - ip
+		}
+		switch {
+		case j < 0:
+			inst = finst{op: yiMatch} // the match that ends a reversed code
+		case wide:
+			inst = code.ext(int(j))
+		default:
+			if e := code[j]; byte(e)&^byte(e>>8) == 0 {
+				inst = finst{op: yiByte, val: byte(e), mask: byte(e >> 8)} // plain byte, as at
+			} else {
+				inst = code.at(int(j))
+			}
 		}
 		for cur := first; cur != nilFiber; {
 			f.steps++

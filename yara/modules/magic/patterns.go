@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // interp is what libmagic says about a script interpreter.
@@ -60,7 +61,22 @@ var shebangPaths = []struct {
 }
 
 // perlShebang is libmagic's Perl test, which it reports without encoding.
-var perlShebang = regexp.MustCompile(`^#!.*/bin/perl`)
+var perlShebang = &lazyRegexp{src: `^#!.*/bin/perl`}
+
+// lazyRegexp is a regexp compiled when first used: most programs that
+// link this package never classify text, and compiling every pattern at
+// start-up cost each of them time and memory.
+type lazyRegexp struct {
+	src  string
+	once sync.Once
+	re   *regexp.Regexp
+}
+
+// Match reports whether b contains a match of the regexp.
+func (l *lazyRegexp) Match(b []byte) bool {
+	l.once.Do(func() { l.re = regexp.MustCompile(l.src) })
+	return l.re.Match(b)
+}
 
 // shebang recognizes a "#!" line as libmagic does.
 func shebang(b []byte) (textKind, bool) {
@@ -98,7 +114,7 @@ func shebang(b []byte) (textKind, bool) {
 // must occur in the first maxRegex bytes, then a line regexp.
 type linePattern struct {
 	literal string
-	re      *regexp.Regexp
+	re      *lazyRegexp
 	kind    textKind
 }
 
@@ -116,7 +132,7 @@ var (
 	sgmlKind   = textKind{desc: "exported SGML document text"}
 )
 
-func re(s string) *regexp.Regexp { return regexp.MustCompile("(?m)" + s) }
+func re(s string) *lazyRegexp { return &lazyRegexp{src: "(?m)" + s} }
 
 // linePatterns are tried in order, approximating libmagic's strength order.
 var linePatterns = []linePattern{
@@ -193,7 +209,7 @@ func isBatch(lower []byte) bool {
 }
 
 // troffRequest is a troff request on the first line, such as ".TH".
-var troffRequest = regexp.MustCompile(`^\.[A-Za-z][A-Za-z0-9]([ \t]|$)`)
+var troffRequest = &lazyRegexp{src: `^\.[A-Za-z][A-Za-z0-9]([ \t]|$)`}
 
 // firstLine returns b up to its first newline.
 func firstLine(b []byte) []byte {
