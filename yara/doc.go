@@ -15,7 +15,10 @@
 // Scanner belongs to one goroutine and keeps its buffers between scans.
 // Rules.Save and Load store a rule set in a versioned format (magic line,
 // version, then the canonical sources, included files and externals, which
-// Load compiles again without touching the file system).
+// Load compiles again without touching the file system). A program that
+// only scans can drop the sources (Compiler.DiscardSources, LoadDiscard):
+// Save then returns ErrNoSources. ScanOptions.Profile measures what each
+// rule costs (Scanner.Profile, MergeProfiles, SlowestRules).
 //
 // # Pipeline
 //

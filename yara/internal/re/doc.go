@@ -14,7 +14,9 @@
 //	yatoms.go   yara's atom choice (Prog.YaraAtoms)
 //	yemit.go    yara's forward and backward code layout
 //	yvm.go      yara's matcher (fibers), yfast.go its fast hex matcher
+//	yfcode.go   the fast matcher's packed code (a uint16 per plain byte)
 //	yscan.go    Prog.YaraVerify (one atom hit) and Prog.YaraScan
+//	yreject.go  starts of patterns without atoms skipped when they cannot match
 //
 // # Semantics
 //
