@@ -293,3 +293,42 @@ func TestPrefixScan(t *testing.T) {
 		}
 	}
 }
+
+// FuzzPrefixReject verifies a pattern from its start at every offset of
+// the data (as the rule engine does for patterns without atoms) with and
+// without the rejection of yreject.go: the matches and the error must be
+// the same.
+func FuzzPrefixReject(f *testing.F) {
+	f.Add(`\b[a-f0-9]{32}\b`, []byte("x 0123456789abcdef0123456789abcdef y"), uint8(0))
+	f.Add(`[A-Za-z0-9+\/]{4,}={0,2}`, []byte("QUJD== abc"), uint8(1))
+	f.Add(`[13][a-km-zA-HJ-NP-Z1-9]{5,8}`, []byte("1aaaaaaaaa 3bbbb"), uint8(2))
+	f.Add(`[ab]{3}c?`, []byte("a\x00b\x00a\x00c\x00"), uint8(3))
+	f.Fuzz(func(t *testing.T, src string, data []byte, mode uint8) {
+		if len(data) > 64 {
+			return // up to 1,024 fibers at each of the starts: keep it small
+		}
+		n, err := Parse(src, Flags{Nocase: mode&4 != 0, Dotall: mode&8 != 0})
+		if err != nil {
+			return
+		}
+		opt := CompileOptions{Nocase: mode&4 != 0}
+		switch mode & 3 {
+		case 1:
+			opt.Wide = true
+		case 2:
+			opt.Wide, opt.ASCII = true, true
+		}
+		p, err := Compile(n, opt)
+		if err != nil || p.Size() > 100 {
+			return
+		}
+		defer func() { usePrefix = true }()
+		usePrefix = true
+		got, gotErr, _ := rootVerify(p, data)
+		usePrefix = false
+		want, wantErr, _ := rootVerify(p, data)
+		if fmt.Sprint(got, gotErr) != fmt.Sprint(want, wantErr) {
+			t.Fatalf("/%s/ %+v on %q:\n with rejection %v %v\n without        %v %v", src, opt, data, got, gotErr, want, wantErr)
+		}
+	})
+}
