@@ -232,9 +232,9 @@ func Chain(n *Node) []ChainPiece {
 
 func isChainGap(s *Node) bool {
 	// yara splits at a lazy REPEAT_ANY: .{n,m}? or a hex jump, never at
-	// .*? or .+?.
+	// .*? or .+?, nor at (.){n,m}? (a group repeated is a RANGE node).
 	return s.Op == OpRepeat && s.Lazy && s.quant == '{' && s.Subs[0].Op == OpClass && s.Subs[0].any &&
-		(s.Min > ChainThreshold || s.Max > ChainThreshold || s.Max < 0)
+		!s.ofGroup && (s.Min > ChainThreshold || s.Max > ChainThreshold || s.Max < 0)
 }
 
 func piece(root *Node, subs []*Node) *Node {

@@ -48,6 +48,9 @@ type Node struct {
 	any   bool // OpClass from '.' or a hex jump: yara's RE_NODE_ANY
 	chain bool // OpConcat at the top level, not in a group: Chain may split it
 	group bool // written in parentheses (yara's tree has a node for it)
+	// OpRepeat: its sub was written in parentheses ((.){2,}? is a RANGE
+	// node for yara, not a RANGE_ANY).
+	ofGroup bool
 
 	// How yara sees the node (ynode.go): atoms come only from literals,
 	// masked hex bytes and "any" nodes, and the quantifier form decides
@@ -219,7 +222,7 @@ func (p *parser) repeat() (*Node, error) {
 	if p.pos < len(p.src) && isQuantStart(p.src, p.pos) {
 		return nil, p.errf(p.pos, msgSyntax)
 	}
-	return &Node{Op: OpRepeat, Subs: []*Node{n}, Min: lo, Max: hi, Lazy: lazy, quant: p.src[qpos]}, nil
+	return &Node{Op: OpRepeat, Subs: []*Node{n}, Min: lo, Max: hi, Lazy: lazy, quant: p.src[qpos], ofGroup: group}, nil
 }
 
 func isQuantStart(s string, i int) bool {
