@@ -44,12 +44,7 @@ type matcher struct {
 	profOn       bool         // this scan is profiled
 	warnings     []string
 	err          error
-	// yara verification scratch, and the starts of a pattern without
-	// atoms known to find nothing: (skipPos, skipEnd) for skipVar (see
-	// verifyYara).
-	rs               re.YaraScratch
-	skipVar          *variant
-	skipPos, skipEnd int
+	rs           re.YaraScratch // yara verification scratch
 }
 
 // matchAll finds every string of the rule set in data: one pass of the
@@ -106,6 +101,8 @@ func (m *matcher) matchAll(data []byte) error {
 		if m.profOn {
 			t0 = profNow()
 		}
+		// What the scratch learnt about starts in an earlier pass is stale.
+		m.rs.Reset()
 		next := 0 // where cancellation is checked next
 		for pos := 0; pos < len(data); pos++ {
 			if pos >= next {
@@ -121,9 +118,10 @@ func (m *matcher) matchAll(data []byte) error {
 			if m.profOn {
 				m.prof.strCheck[v.str]++
 			}
-			// verifyYara may have found that the next starts find nothing.
-			if v == m.skipVar && m.skipEnd > pos+1 {
-				pos = m.skipEnd - 1
+			// The verification may have found that the next starts find
+			// nothing.
+			if e := m.rs.TakeSkipEnd(); e > pos+1 {
+				pos = e - 1
 			}
 		}
 		if m.profOn {
@@ -276,28 +274,12 @@ func (m *matcher) candidateProf(data []byte, refs []atomRef, k, pos int) int {
 // only for greedy regexes. yara fails the scan when a pattern needs too
 // many regex fibers; so does the matcher (m.err).
 func (m *matcher) verifyYara(data []byte, v *variant, atom, pos int) {
-	if atom < 0 {
-		// Patterns without atoms are verified at every offset, in
-		// increasing order; a call can say that the next few would
-		// find nothing (re.YaraScratch.TakeSkipEnd).
-		if v == m.skipVar && pos > m.skipPos && pos < m.skipEnd {
-			return
-		}
-		if pos == 0 {
-			// A new pass: what an earlier pass learnt about data at
-			// this address is stale.
-			m.rs.Reset()
-		}
-	}
 	if m.found == nil {
 		m.found = m.foundYara // bound once: no allocation per call
 	}
 	m.vData, m.vVar = data, v
 	err := v.prog.Verify(&m.rs, data, atom, pos, m.found)
 	m.vData, m.vVar = nil, nil
-	if atom < 0 {
-		m.skipVar, m.skipPos, m.skipEnd = v, pos, m.rs.TakeSkipEnd()
-	}
 	if err != nil && m.err == nil {
 		sd := m.r.strings[v.str]
 		m.err = fmt.Errorf("rule %q, string %s: %w", m.r.rules[sd.rule].info.Name, sd.id, err)
